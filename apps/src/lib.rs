@@ -1,0 +1,1 @@
+//! The course assignments (see README).

@@ -1,0 +1,1 @@
+//! Layers, initializers, losses, optimizers and data utilities built on `engine`.
