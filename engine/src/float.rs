@@ -28,7 +28,7 @@ pub trait Float:
     fn from_f64(x: f64) -> Self;
 
     /// Widens to f64.
-    fn to_f64(self) -> f64;
+    fn as_f64(self) -> f64;
 
     /// `C = alpha·A·B + beta·C` on strided row/column layouts, as `matrixmultiply` defines it.
     ///
@@ -59,7 +59,7 @@ impl Float for f32 {
     fn from_f64(x: f64) -> Self {
         x as f32
     }
-    fn to_f64(self) -> f64 {
+    fn as_f64(self) -> f64 {
         self as f64
     }
     unsafe fn gemm(
@@ -87,7 +87,7 @@ impl Float for f64 {
     fn from_f64(x: f64) -> Self {
         x
     }
-    fn to_f64(self) -> f64 {
+    fn as_f64(self) -> f64 {
         self
     }
     unsafe fn gemm(

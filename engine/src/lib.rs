@@ -1,12 +1,29 @@
 //! ferrograd's engine: N-dimensional tensors, a define-by-run computation graph and
-//! reverse-mode automatic differentiation.
+//! reverse-mode automatic differentiation, with the tools to check gradients.
 //!
 //! Layout convention (the course's): examples are columns, so a data matrix `X` is
 //! `(n_features, m)`, a dense layer's `W` is `(n_out, n_in)`, its `b` is `(n_out, 1)`, and
 //! `Z = W·A + b` broadcasts `b` along the examples.
+//!
+//! Where things live:
+//! - [`tensor`]: the [`Tensor`] handle, constructors, data access; [`layout`]: shapes and
+//!   strides; `kernels`: buffer computations (matmul on `matrixmultiply`).
+//! - [`ops`]: every public operation; [`loss`]: losses from logits.
+//! - [`autograd`]: the graph, `backward`, and in [`autograd::rules`] every backward rule.
+//! - [`gradcheck`]: numerical gradients and the relative-difference report.
+//! - [`anomaly`]: NaN/Inf detection that names the operation and the caller's line.
 
+pub mod anomaly;
+pub mod autograd;
+mod display;
 pub mod float;
+pub mod gradcheck;
+mod kernels;
+pub mod layout;
+pub mod loss;
+pub mod ops;
 pub mod tensor;
 
+pub use autograd::{backward, backward_with, grad, grad_with, no_grad, BackwardOptions};
 pub use float::Float;
 pub use tensor::Tensor;

@@ -1,26 +1,475 @@
-//! Placeholder: the tensor type (being written). Contract: `from_vec`, `shape`, `to_vec`.
+//! The [`Tensor`] handle: a shared, immutable view of a buffer plus the autodiff bookkeeping
+//! (whether it requires a gradient, the graph node that produced it, its accumulated gradient).
+//!
+//! Cloning a tensor clones a handle, not the data. Values never change behind a graph's back:
+//! the only mutation is [`Tensor::update_data`] on leaves, which copies on write if any other
+//! tensor (a view, a saved value of a live graph) still shares the buffer.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal, StandardUniform};
+
+use crate::autograd::{GradHook, Node};
+use crate::layout::{for_each_offset, Layout, Shape};
 use crate::Float;
 
-/// An N-dimensional array.
-#[derive(Clone, Debug)]
-pub struct Tensor<T: Float> {
-    data: Vec<T>,
-    shape: Vec<usize>,
+/// Unique identity of a tensor handle's target, used to key gradients during backward.
+pub type TensorId = u64;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An N-dimensional array of `f32` or `f64` that records the operations applied to it when it
+/// requires gradients.
+///
+/// Examples are columns throughout ferrograd: a data set is `(n_features, m)`, a dense layer's
+/// weight `(n_out, n_in)` and bias `(n_out, 1)`.
+pub struct Tensor<T: Float>(pub(crate) Arc<Inner<T>>);
+
+pub(crate) struct Inner<T: Float> {
+    pub(crate) id: TensorId,
+    pub(crate) storage: RwLock<Arc<Vec<T>>>,
+    pub(crate) layout: Layout,
+    pub(crate) requires_grad: bool,
+    pub(crate) node: Option<Node<T>>,
+    pub(crate) grad: Mutex<Option<Tensor<T>>>,
+    pub(crate) retains_grad: AtomicBool,
+    pub(crate) hooks: Mutex<Vec<GradHook<T>>>,
+    pub(crate) name: Mutex<Option<Arc<str>>>,
+}
+
+impl<T: Float> Clone for Tensor<T> {
+    fn clone(&self) -> Self {
+        Tensor(self.0.clone())
+    }
 }
 
 impl<T: Float> Tensor<T> {
-    /// Builds a tensor from row-major data and a shape.
+    pub(crate) fn from_parts(storage: Arc<Vec<T>>, layout: Layout, node: Option<Node<T>>) -> Self {
+        let requires_grad = node.is_some();
+        Tensor(Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            storage: RwLock::new(storage),
+            layout,
+            requires_grad,
+            node,
+            grad: Mutex::new(None),
+            retains_grad: AtomicBool::new(false),
+            hooks: Mutex::new(Vec::new()),
+            name: Mutex::new(None),
+        }))
+    }
+
+    /// A dense constant tensor owning `data`.
+    pub(crate) fn dense(data: Vec<T>, shape: &[usize]) -> Self {
+        Self::from_parts(Arc::new(data), Layout::contiguous(shape), None)
+    }
+
+    // ----- constructors -------------------------------------------------------------------
+
+    /// Builds a tensor from row-major `data`; panics if the length does not match the shape.
     #[track_caller]
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
-        assert_eq!(data.len(), shape.iter().product::<usize>(), "from_vec: length vs shape");
-        Tensor { data, shape: shape.to_vec() }
+        let n: usize = shape.iter().product();
+        assert!(
+            data.len() == n,
+            "from_vec: {} elements cannot have shape {:?} ({} elements)",
+            data.len(),
+            shape,
+            n
+        );
+        Self::dense(data, shape)
     }
-    /// The shape.
+
+    /// Builds a tensor from f64 values, converting to `T`.
+    #[track_caller]
+    pub fn from_f64_slice(data: &[f64], shape: &[usize]) -> Self {
+        Self::from_vec(data.iter().map(|&x| T::from_f64(x)).collect(), shape)
+    }
+
+    /// A 0-dimensional tensor holding one value.
+    pub fn scalar(value: T) -> Self {
+        Self::dense(vec![value], &[])
+    }
+
+    /// All zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::zero())
+    }
+
+    /// All ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::one())
+    }
+
+    /// Every element equal to `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Self::dense(vec![value; shape.iter().product()], shape)
+    }
+
+    /// Zeros with the shape of `other`.
+    pub fn zeros_like(other: &Tensor<T>) -> Self {
+        Self::zeros(other.shape())
+    }
+
+    /// Ones with the shape of `other`.
+    pub fn ones_like(other: &Tensor<T>) -> Self {
+        Self::ones(other.shape())
+    }
+
+    /// The `n×n` identity matrix.
+    pub fn eye(n: usize) -> Self {
+        let mut data = vec![T::zero(); n * n];
+        for i in 0..n {
+            data[i * n + i] = T::one();
+        }
+        Self::dense(data, &[n, n])
+    }
+
+    /// `start, start + step, ...` up to but excluding `end`, as NumPy's `arange`.
+    #[track_caller]
+    pub fn arange(start: T, end: T, step: T) -> Self {
+        assert!(step != T::zero(), "arange: step must be non-zero");
+        let count = ((end - start) / step).ceil().as_f64().max(0.0) as usize;
+        let data: Vec<T> = (0..count)
+            .map(|i| start + T::from_f64(i as f64) * step)
+            .collect();
+        let n = data.len();
+        Self::dense(data, &[n])
+    }
+
+    /// `n` evenly spaced values from `start` to `end` inclusive, as NumPy's `linspace`.
+    pub fn linspace(start: T, end: T, n: usize) -> Self {
+        let data: Vec<T> = match n {
+            0 => vec![],
+            1 => vec![start],
+            _ => {
+                let step = (end - start) / T::from_f64((n - 1) as f64);
+                (0..n)
+                    .map(|i| {
+                        if i == n - 1 {
+                            end
+                        } else {
+                            start + T::from_f64(i as f64) * step
+                        }
+                    })
+                    .collect()
+            }
+        };
+        Self::dense(data, &[n])
+    }
+
+    /// Uniform samples in `[0, 1)` drawn from `rng`, in row-major order.
+    pub fn rand<R: Rng + ?Sized>(shape: &[usize], rng: &mut R) -> Self
+    where
+        StandardUniform: Distribution<T>,
+    {
+        let n = shape.iter().product();
+        Self::dense((0..n).map(|_| rng.sample(StandardUniform)).collect(), shape)
+    }
+
+    /// Standard normal samples drawn from `rng`, in row-major order.
+    pub fn randn<R: Rng + ?Sized>(shape: &[usize], rng: &mut R) -> Self
+    where
+        StandardNormal: Distribution<T>,
+    {
+        let n = shape.iter().product();
+        Self::dense((0..n).map(|_| rng.sample(StandardNormal)).collect(), shape)
+    }
+
+    /// Builds a matrix from rows (tests and small examples).
+    #[track_caller]
+    pub fn from_vec2(rows: Vec<Vec<T>>) -> Self {
+        let r = rows.len();
+        let c = rows.first().map_or(0, Vec::len);
+        assert!(
+            rows.iter().all(|row| row.len() == c),
+            "from_vec2: rows have different lengths"
+        );
+        Self::dense(rows.into_iter().flatten().collect(), &[r, c])
+    }
+
+    /// Builds a 3-D tensor from nested vectors (tests and small examples).
+    #[track_caller]
+    pub fn from_vec3(blocks: Vec<Vec<Vec<T>>>) -> Self {
+        let b = blocks.len();
+        let r = blocks.first().map_or(0, Vec::len);
+        let c = blocks.first().and_then(|x| x.first()).map_or(0, Vec::len);
+        assert!(
+            blocks
+                .iter()
+                .all(|m| m.len() == r && m.iter().all(|row| row.len() == c)),
+            "from_vec3: ragged input"
+        );
+        Self::dense(blocks.into_iter().flatten().flatten().collect(), &[b, r, c])
+    }
+
+    // ----- leaves and gradients -------------------------------------------------------------
+
+    /// A leaf that requires gradients (a parameter), holding a copy of this tensor's values.
+    pub fn requires_grad(&self) -> Self {
+        let t = Self::from_parts(
+            Arc::new(self.to_vec()),
+            Layout::contiguous(self.shape()),
+            None,
+        );
+        let mut inner = Arc::into_inner(t.0).expect("fresh tensor is unshared");
+        inner.requires_grad = true;
+        Tensor(Arc::new(inner))
+    }
+
+    /// A leaf parameter built from data and a shape.
+    #[track_caller]
+    pub fn parameter(data: Vec<T>, shape: &[usize]) -> Self {
+        Self::from_vec(data, shape).requires_grad()
+    }
+
+    /// Whether gradients flow to or through this tensor.
+    pub fn requires_grad_flag(&self) -> bool {
+        self.0.requires_grad
+    }
+
+    /// Whether this tensor is a leaf (created by the user, not by an operation).
+    pub fn is_leaf(&self) -> bool {
+        self.0.node.is_none()
+    }
+
+    /// The same values with no graph history: gradients stop here. Shares the buffer.
+    pub fn detach(&self) -> Self {
+        Self::from_parts(self.storage(), self.0.layout.clone(), None)
+    }
+
+    /// The gradient accumulated by `backward` (leaves, and non-leaves after
+    /// [`Tensor::retain_grad`]).
+    pub fn grad(&self) -> Option<Tensor<T>> {
+        self.0.grad.lock().unwrap().clone()
+    }
+
+    /// Clears the accumulated gradient.
+    pub fn zero_grad(&self) {
+        *self.0.grad.lock().unwrap() = None;
+    }
+
+    /// Sets (or with `None` clears) the stored gradient.
+    pub fn set_grad(&self, grad: Option<Tensor<T>>) {
+        *self.0.grad.lock().unwrap() = grad;
+    }
+
+    /// Asks `backward` to store this non-leaf tensor's gradient in [`Tensor::grad`].
+    pub fn retain_grad(&self) {
+        self.0.retains_grad.store(true, Ordering::Relaxed);
+    }
+
+    /// Gives the tensor a name shown in graph exports and gradient reports (e.g. `"W1"`).
+    pub fn set_name(&self, name: &str) {
+        *self.0.name.lock().unwrap() = Some(name.into());
+    }
+
+    /// Builder form of [`Tensor::set_name`].
+    pub fn named(self, name: &str) -> Self {
+        self.set_name(name);
+        self
+    }
+
+    /// The tensor's name, if one was set.
+    pub fn name(&self) -> Option<Arc<str>> {
+        self.0.name.lock().unwrap().clone()
+    }
+
+    /// Identity used to key gradients; equal for clones of the same handle.
+    pub fn id(&self) -> TensorId {
+        self.0.id
+    }
+
+    /// Whether two handles point at the same tensor.
+    pub fn same(&self, other: &Tensor<T>) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    // ----- shape and data access ------------------------------------------------------------
+
+    /// The dimensions, outermost first.
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        &self.0.layout.shape
     }
+
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.0.layout.shape.len()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+
+    /// Size of dimension `axis`.
+    #[track_caller]
+    pub fn dim(&self, axis: usize) -> usize {
+        assert!(
+            axis < self.ndim(),
+            "dim: axis {axis} out of range for shape {:?}",
+            self.shape()
+        );
+        self.shape()[axis]
+    }
+
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+
+    pub(crate) fn storage(&self) -> Arc<Vec<T>> {
+        self.0.storage.read().unwrap().clone()
+    }
+
+    pub(crate) fn node(&self) -> Option<&Node<T>> {
+        self.0.node.as_ref()
+    }
+
+    /// Whether the elements sit densely in row-major order.
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+
     /// The elements in row-major order.
     pub fn to_vec(&self) -> Vec<T> {
-        self.data.clone()
+        let storage = self.storage();
+        let layout = &self.0.layout;
+        if layout.is_contiguous() {
+            return storage[layout.offset..layout.offset + layout.numel()].to_vec();
+        }
+        let mut out = Vec::with_capacity(layout.numel());
+        for_each_offset(layout, |o| out.push(storage[o]));
+        out
+    }
+
+    /// Runs `f` on the row-major elements without copying when the tensor is contiguous.
+    pub fn with_data<R>(&self, f: impl FnOnce(&[T]) -> R) -> R {
+        let layout = &self.0.layout;
+        if layout.is_contiguous() {
+            let storage = self.storage();
+            f(&storage[layout.offset..layout.offset + layout.numel()])
+        } else {
+            f(&self.to_vec())
+        }
+    }
+
+    /// The elements converted to f64, row-major.
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        self.to_vec().into_iter().map(Float::as_f64).collect()
+    }
+
+    /// A matrix's rows as nested vectors.
+    #[track_caller]
+    pub fn to_vec2(&self) -> Vec<Vec<T>> {
+        assert!(
+            self.ndim() == 2,
+            "to_vec2: needs a matrix, got shape {:?}",
+            self.shape()
+        );
+        let c = self.shape()[1];
+        let data = self.to_vec();
+        if c == 0 {
+            return vec![vec![]; self.shape()[0]];
+        }
+        data.chunks(c).map(<[T]>::to_vec).collect()
+    }
+
+    /// The value of a one-element tensor.
+    #[track_caller]
+    pub fn item(&self) -> T {
+        assert!(
+            self.numel() == 1,
+            "item: needs exactly one element, got shape {:?}",
+            self.shape()
+        );
+        self.to_vec()[0]
+    }
+
+    /// The element at a multi-index.
+    #[track_caller]
+    pub fn at(&self, index: &[usize]) -> T {
+        let layout = &self.0.layout;
+        assert!(
+            index.len() == layout.shape.len()
+                && index.iter().zip(&layout.shape).all(|(i, d)| i < d),
+            "at: index {index:?} out of range for shape {:?}",
+            layout.shape
+        );
+        let pos = index
+            .iter()
+            .zip(&layout.strides)
+            .fold(layout.offset as isize, |acc, (&i, &s)| acc + i as isize * s);
+        self.storage()[pos as usize]
+    }
+
+    /// A dense row-major copy (or this tensor if it already is one), recorded in the graph.
+    pub fn contiguous(&self) -> Tensor<T> {
+        if self.is_contiguous() && self.0.layout.offset == 0 && self.storage().len() == self.numel()
+        {
+            return self.clone();
+        }
+        self.reshape(self.shape())
+    }
+
+    /// Overwrites a leaf's values in place (optimizer updates). Copies on write if the buffer is
+    /// shared with views or saved values of a live graph, so no recorded value ever changes.
+    #[track_caller]
+    pub fn update_data(&self, f: impl FnOnce(&mut [T])) {
+        assert!(
+            self.is_leaf(),
+            "update_data: only leaves can be updated in place (shape {:?})",
+            self.shape()
+        );
+        let layout = &self.0.layout;
+        assert!(
+            layout.is_contiguous() && layout.offset == 0,
+            "update_data: the leaf must be dense (shape {:?})",
+            layout.shape
+        );
+        let mut storage = self.0.storage.write().unwrap();
+        let buffer = Arc::make_mut(&mut storage);
+        f(&mut buffer[..layout.numel()]);
+    }
+
+    /// Replaces a leaf's values with those of `values` (same shape).
+    #[track_caller]
+    pub fn set_data(&self, values: &Tensor<T>) {
+        assert!(
+            values.shape() == self.shape(),
+            "set_data: shape {:?} cannot replace shape {:?}",
+            values.shape(),
+            self.shape()
+        );
+        let v = values.to_vec();
+        self.update_data(|d| d.copy_from_slice(&v));
+    }
+
+    /// Converts the element type (a constant: the graph is not followed across precisions).
+    pub fn cast<U: Float>(&self) -> Tensor<U> {
+        Tensor::dense(
+            self.to_vec()
+                .into_iter()
+                .map(|x| U::from_f64(x.as_f64()))
+                .collect(),
+            self.shape(),
+        )
+    }
+
+    /// Bytes held by this tensor's buffer.
+    pub fn storage_bytes(&self) -> usize {
+        self.storage().len() * std::mem::size_of::<T>()
+    }
+
+    pub(crate) fn shape_vec(&self) -> Shape {
+        self.0.layout.shape.clone()
+    }
+}
+
+impl<T: Float> fmt::Debug for Tensor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }

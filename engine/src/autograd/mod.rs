@@ -1,0 +1,204 @@
+//! The dynamic computation graph and reverse-mode automatic differentiation.
+//!
+//! - [`rules`]: the [`Op`] enum (what each node did) and, in one `match`, every backward rule.
+//! - [`backward`](mod@backward): the traversal that visits each node once in reverse
+//!   topological order and accumulates gradients.
+//! - this module: grad mode (`no_grad`), graph nodes, and live-node accounting.
+//!
+//! Ownership is what frees graphs: a node owns its inputs, a tensor owns the node that produced
+//! it, and nothing points back. Dropping the last handle to a loss frees its whole graph.
+
+pub mod backward;
+pub mod rules;
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+pub use backward::{backward, backward_with, grad, grad_with, BackwardOptions};
+pub use rules::Op;
+
+use crate::{Float, Tensor};
+
+thread_local! {
+    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+    static STATS: Arc<GraphStats> = Arc::new(GraphStats::default());
+}
+
+/// Whether operations on this thread currently record graph nodes.
+pub fn is_grad_enabled() -> bool {
+    GRAD_ENABLED.with(Cell::get)
+}
+
+/// Restores the previous grad mode when dropped; see [`no_grad_guard`].
+pub struct GradModeGuard {
+    previous: bool,
+}
+
+impl Drop for GradModeGuard {
+    fn drop(&mut self) {
+        GRAD_ENABLED.with(|g| g.set(self.previous));
+    }
+}
+
+/// Sets grad mode for the current thread until the guard is dropped.
+pub fn set_grad_enabled(enabled: bool) -> GradModeGuard {
+    let previous = GRAD_ENABLED.with(|g| g.replace(enabled));
+    GradModeGuard { previous }
+}
+
+/// Disables recording until the returned guard is dropped.
+pub fn no_grad_guard() -> GradModeGuard {
+    set_grad_enabled(false)
+}
+
+/// Runs `f` without recording any graph (evaluation, parameter updates).
+pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    let _guard = no_grad_guard();
+    f()
+}
+
+/// Live graph nodes and the bytes their outputs hold, for the current thread's graphs.
+#[derive(Default, Debug)]
+pub struct GraphStats {
+    nodes: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+/// A snapshot of [`GraphStats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GraphMemory {
+    /// Graph nodes alive (created on this thread, not yet freed).
+    pub live_nodes: usize,
+    /// Bytes of the buffers produced by those nodes and kept alive with them.
+    pub live_bytes: usize,
+}
+
+/// Nodes created on this thread that are still alive, and the bytes they hold. A training loop
+/// whose count grows from step to step is keeping graphs alive.
+pub fn graph_memory() -> GraphMemory {
+    STATS.with(|s| GraphMemory {
+        live_nodes: s.nodes.load(Ordering::Relaxed),
+        live_bytes: s.bytes.load(Ordering::Relaxed),
+    })
+}
+
+/// Shorthand for `graph_memory().live_nodes`.
+pub fn live_nodes() -> usize {
+    graph_memory().live_nodes
+}
+
+/// Observes or replaces a gradient as it flows through a tensor during backward: return
+/// `Some(g)` to replace it, `None` to keep it.
+pub type GradHook<T> = Arc<dyn Fn(&Tensor<T>) -> Option<Tensor<T>> + Send + Sync>;
+
+/// The record of one operation: what it did, its inputs, and where in the caller's code it ran.
+pub struct Node<T: Float> {
+    pub(crate) op: Op<T>,
+    pub(crate) inputs: SmallVec<[Tensor<T>; 2]>,
+    pub(crate) location: &'static Location<'static>,
+    stats: Arc<GraphStats>,
+    bytes: usize,
+}
+
+impl<T: Float> Node<T> {
+    /// The operation this node recorded.
+    pub fn op(&self) -> &Op<T> {
+        &self.op
+    }
+
+    /// The operation's inputs.
+    pub fn inputs(&self) -> &[Tensor<T>] {
+        &self.inputs
+    }
+
+    /// Where in the user's code the operation was called.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+}
+
+impl<T: Float> Drop for Node<T> {
+    fn drop(&mut self) {
+        self.stats.nodes.fetch_sub(1, Ordering::Relaxed);
+        self.stats.bytes.fetch_sub(self.bytes, Ordering::Relaxed);
+        // Free long chains iteratively: dropping a node drops its inputs, whose nodes would
+        // otherwise recurse once per layer of the graph and could overflow the stack.
+        let mut stack: Vec<Tensor<T>> = self.inputs.drain(..).collect();
+        while let Some(t) = stack.pop() {
+            if let Some(inner) = Arc::into_inner(t.0) {
+                if let Some(mut node) = inner.node {
+                    stack.extend(node.inputs.drain(..));
+                }
+            }
+        }
+    }
+}
+
+/// Wraps a freshly computed buffer as the output of `op`, recording a node when grad mode is on
+/// and any input requires gradients. Every differentiable operation ends here.
+#[track_caller]
+pub(crate) fn record<T: Float>(
+    op: Op<T>,
+    inputs: &[&Tensor<T>],
+    data: Vec<T>,
+    shape: &[usize],
+) -> Tensor<T> {
+    let layout = crate::layout::Layout::contiguous(shape);
+    record_view(op, inputs, Arc::new(data), layout)
+}
+
+/// As [`record`], for outputs that are views of an existing buffer.
+#[track_caller]
+pub(crate) fn record_view<T: Float>(
+    op: Op<T>,
+    inputs: &[&Tensor<T>],
+    storage: Arc<Vec<T>>,
+    layout: crate::layout::Layout,
+) -> Tensor<T> {
+    let tracked = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad_flag());
+    let location = Location::caller();
+    crate::anomaly::check_forward(&op, inputs, &storage, &layout, location);
+    if !tracked {
+        return Tensor::from_parts(storage, layout, None);
+    }
+    let bytes = storage.len() * std::mem::size_of::<T>();
+    let stats = STATS.with(Arc::clone);
+    stats.nodes.fetch_add(1, Ordering::Relaxed);
+    stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+    let node = Node {
+        op,
+        inputs: inputs.iter().map(|&t| t.clone()).collect(),
+        location,
+        stats,
+        bytes,
+    };
+    Tensor::from_parts(storage, layout, Some(node))
+}
+
+impl<T: Float> Tensor<T> {
+    /// Reverse-mode autodiff from this scalar: accumulates `d self / d leaf` into every leaf's
+    /// [`Tensor::grad`]. See [`backward_with`] for an explicit output gradient or
+    /// `create_graph`.
+    #[track_caller]
+    pub fn backward(&self) {
+        backward(self)
+    }
+
+    /// Registers a hook called with this tensor's gradient during backward, before the gradient
+    /// is stored or passed on; it may return a replacement.
+    pub fn register_hook(
+        &self,
+        hook: impl Fn(&Tensor<T>) -> Option<Tensor<T>> + Send + Sync + 'static,
+    ) {
+        self.0.hooks.lock().unwrap().push(Arc::new(hook));
+    }
+
+    /// The graph node that produced this tensor (`None` for leaves and constants).
+    pub fn grad_fn(&self) -> Option<&Node<T>> {
+        self.node()
+    }
+}

@@ -1,0 +1,299 @@
+//! Buffer-level computations with no knowledge of the graph: elementwise maps over broadcast
+//! layouts, reductions, softmax, gathers and scatters, concatenation, and matrix products on
+//! `matrixmultiply`. The public operations in `ops` call these and then record graph nodes.
+//!
+//! Every reduction sums in a fixed order, independent of thread count, so results are
+//! bit-for-bit reproducible.
+
+use crate::layout::{broadcast_shapes, for_each_offset2, Layout, Shape};
+use crate::{Float, Tensor};
+
+/// `f` applied to every element, in row-major order.
+pub(crate) fn map<T: Float>(x: &Tensor<T>, f: impl Fn(T) -> T) -> Vec<T> {
+    x.with_data(|d| d.iter().map(|&v| f(v)).collect())
+}
+
+/// `f(a, b)` over the broadcast of both shapes. The caller has checked compatibility.
+pub(crate) fn zip_map<T: Float>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    shape: &[usize],
+    f: impl Fn(T, T) -> T,
+) -> Vec<T> {
+    let (la, lb) = (a.layout(), b.layout());
+    if la.shape.as_slice() == shape
+        && lb.shape.as_slice() == shape
+        && la.is_contiguous()
+        && lb.is_contiguous()
+    {
+        return a
+            .with_data(|da| b.with_data(|db| da.iter().zip(db).map(|(&x, &y)| f(x, y)).collect()));
+    }
+    if b.numel() == 1 && la.shape.as_slice() == shape {
+        let y = b.to_vec()[0];
+        return map(a, |x| f(x, y));
+    }
+    if a.numel() == 1 && lb.shape.as_slice() == shape {
+        let x = a.to_vec()[0];
+        return map(b, |y| f(x, y));
+    }
+    let ba = la.broadcast_to(shape).expect("checked by caller");
+    let bb = lb.broadcast_to(shape).expect("checked by caller");
+    let (sa, sb) = (a.storage(), b.storage());
+    let mut out = Vec::with_capacity(shape.iter().product());
+    for_each_offset2(
+        shape,
+        &ba.strides,
+        ba.offset,
+        &bb.strides,
+        bb.offset,
+        |i, j| out.push(f(sa[i], sb[j])),
+    );
+    out
+}
+
+/// Broadcast shape of two operands, panicking with the operation's name and both shapes.
+#[track_caller]
+pub(crate) fn broadcast_or_panic(op: &str, a: &[usize], b: &[usize]) -> Shape {
+    broadcast_shapes(a, b)
+        .unwrap_or_else(|| panic!("{op}: shapes {a:?} and {b:?} cannot be broadcast together"))
+}
+
+/// Splits a shape around `axis` into (outer, axis length, inner) element counts.
+pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    let outer = shape[..axis].iter().product();
+    let inner = shape[axis + 1..].iter().product();
+    (outer, shape[axis], inner)
+}
+
+/// Sum of a slice by pairwise summation (error grows with log n, not n), in a fixed order.
+pub(crate) fn pairwise_sum<T: Float>(x: &[T]) -> T {
+    const BLOCK: usize = 64;
+    if x.len() <= BLOCK {
+        let mut acc = T::zero();
+        for &v in x {
+            acc += v;
+        }
+        return acc;
+    }
+    let half = x.len() / 2;
+    pairwise_sum(&x[..half]) + pairwise_sum(&x[half..])
+}
+
+/// Folds dimension `axis` away: `out[o, i] = fold_k x[o, k, i]`, starting from `init`.
+pub(crate) fn reduce_axis<T: Float>(
+    x: &Tensor<T>,
+    axis: usize,
+    init: T,
+    f: impl Fn(T, T) -> T,
+) -> Vec<T> {
+    let (outer, n, inner) = split_at_axis(x.shape(), axis);
+    x.with_data(|d| {
+        let mut out = vec![init; outer * inner];
+        for o in 0..outer {
+            let acc = &mut out[o * inner..(o + 1) * inner];
+            for k in 0..n {
+                let row = &d[(o * n + k) * inner..(o * n + k + 1) * inner];
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a = f(*a, v);
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Softmax (or log-softmax) along `axis`, shifted by the maximum so `exp` never overflows.
+pub(crate) fn softmax_axis<T: Float>(x: &Tensor<T>, axis: usize, log: bool) -> Vec<T> {
+    let (outer, n, inner) = split_at_axis(x.shape(), axis);
+    x.with_data(|d| {
+        let mut out = vec![T::zero(); d.len()];
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |k: usize| (o * n + k) * inner + i;
+                let max = (0..n).fold(T::neg_infinity(), |m, k| m.max(d[at(k)]));
+                // A row of -inf (or an empty row) has no finite shift; use 0 to keep exp defined.
+                let shift = if max.is_finite() { max } else { T::zero() };
+                let mut sum = T::zero();
+                for k in 0..n {
+                    let e = (d[at(k)] - shift).exp();
+                    out[at(k)] = e;
+                    sum += e;
+                }
+                if log {
+                    let log_sum = sum.ln();
+                    for k in 0..n {
+                        out[at(k)] = d[at(k)] - shift - log_sum;
+                    }
+                } else {
+                    for k in 0..n {
+                        out[at(k)] /= sum;
+                    }
+                }
+            }
+        }
+        out
+    })
+}
+
+/// `out[.., j, ..] = x[.., indices[j], ..]` along `axis`.
+pub(crate) fn index_select<T: Float>(x: &Tensor<T>, axis: usize, indices: &[usize]) -> Vec<T> {
+    let (outer, n, inner) = split_at_axis(x.shape(), axis);
+    x.with_data(|d| {
+        let mut out = Vec::with_capacity(outer * indices.len() * inner);
+        for o in 0..outer {
+            for &j in indices {
+                out.extend_from_slice(&d[(o * n + j) * inner..(o * n + j + 1) * inner]);
+            }
+        }
+        out
+    })
+}
+
+/// Inverse of [`index_select`]: a zero tensor of `size` along `axis` with the slices of `g`
+/// added at `indices` (repeated indices accumulate).
+pub(crate) fn index_add<T: Float>(
+    g: &Tensor<T>,
+    axis: usize,
+    indices: &[usize],
+    size: usize,
+) -> Vec<T> {
+    let (outer, len, inner) = split_at_axis(g.shape(), axis);
+    g.with_data(|d| {
+        let mut out = vec![T::zero(); outer * size * inner];
+        for o in 0..outer {
+            for (k, &j) in indices.iter().enumerate().take(len) {
+                let src = &d[(o * len + k) * inner..(o * len + k + 1) * inner];
+                let dst = &mut out[(o * size + j) * inner..(o * size + j + 1) * inner];
+                for (a, &v) in dst.iter_mut().zip(src) {
+                    *a += v;
+                }
+            }
+        }
+        out
+    })
+}
+
+/// `out[o, j, i] = x[o, index[o, j, i], i]` along `axis` (index has x's shape except on `axis`).
+pub(crate) fn gather<T: Float>(
+    x: &Tensor<T>,
+    axis: usize,
+    index: &[usize],
+    index_shape: &[usize],
+) -> Vec<T> {
+    let (outer, n, inner) = split_at_axis(x.shape(), axis);
+    let m = index_shape[axis];
+    x.with_data(|d| {
+        let mut out = Vec::with_capacity(index.len());
+        for o in 0..outer {
+            for j in 0..m {
+                for i in 0..inner {
+                    let k = index[(o * m + j) * inner + i];
+                    out.push(d[(o * n + k) * inner + i]);
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Inverse of [`gather`]: zeros of `shape` with `g`'s elements added at the gathered places.
+pub(crate) fn scatter_add<T: Float>(
+    g: &Tensor<T>,
+    axis: usize,
+    index: &[usize],
+    shape: &[usize],
+) -> Vec<T> {
+    let (outer, n, inner) = split_at_axis(shape, axis);
+    let m = g.shape()[axis];
+    g.with_data(|d| {
+        let mut out = vec![T::zero(); outer * n * inner];
+        for o in 0..outer {
+            for j in 0..m {
+                for i in 0..inner {
+                    let at = (o * m + j) * inner + i;
+                    out[(o * n + index[at]) * inner + i] += d[at];
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Concatenation along `axis` of tensors whose other dimensions agree.
+pub(crate) fn concat<T: Float>(parts: &[&Tensor<T>], axis: usize, out_shape: &[usize]) -> Vec<T> {
+    let (outer, total, inner) = split_at_axis(out_shape, axis);
+    let mut out = vec![T::zero(); outer * total * inner];
+    let mut start = 0;
+    for part in parts {
+        let n = part.shape()[axis];
+        part.with_data(|d| {
+            for o in 0..outer {
+                let dst = (o * total + start) * inner;
+                out[dst..dst + n * inner].copy_from_slice(&d[o * n * inner..(o + 1) * n * inner]);
+            }
+        });
+        start += n;
+    }
+    out
+}
+
+/// Batched matrix product of `a (..., m, k)` and `b (..., k, n)` whose batch dimensions have
+/// already been broadcast to `batch`. Operands are read through their strides, so transposed or
+/// broadcast views go to `gemm` without a copy.
+pub(crate) fn matmul<T: Float>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    batch: &[usize],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Vec<T> {
+    let mut out = vec![T::zero(); batch.iter().product::<usize>() * m * n];
+    if m == 0 || n == 0 || k == 0 {
+        return out;
+    }
+    let full = |rows, cols| -> Shape { batch.iter().copied().chain([rows, cols]).collect() };
+    let la: Layout = a
+        .layout()
+        .broadcast_to(&full(m, k))
+        .expect("checked by caller");
+    let lb: Layout = b
+        .layout()
+        .broadcast_to(&full(k, n))
+        .expect("checked by caller");
+    let nb = batch.len();
+    let (sa, sb) = (a.storage(), b.storage());
+    let mut c_offset = 0usize;
+    for_each_offset2(
+        batch,
+        &la.strides[..nb],
+        la.offset,
+        &lb.strides[..nb],
+        lb.offset,
+        |oa, ob| {
+            // SAFETY: the layouts were built from the operands' own shapes and strides, so every
+            // element gemm reads lies inside their buffers; `out` is a distinct, large enough buffer.
+            unsafe {
+                T::gemm(
+                    m,
+                    k,
+                    n,
+                    T::one(),
+                    sa.as_ptr().add(oa),
+                    la.strides[nb],
+                    la.strides[nb + 1],
+                    sb.as_ptr().add(ob),
+                    lb.strides[nb],
+                    lb.strides[nb + 1],
+                    T::zero(),
+                    out.as_mut_ptr().add(c_offset),
+                    n as isize,
+                    1,
+                );
+            }
+            c_offset += m * n;
+        },
+    );
+    out
+}

@@ -1,0 +1,223 @@
+//! Shapes, strides and the strided walks every kernel uses.
+//!
+//! A tensor is a view: a shape, strides (in elements, possibly zero for broadcast dimensions)
+//! and an offset into a shared buffer. Transpose, broadcast, narrow and most reshapes only make a
+//! new [`Layout`]; kernels walk layouts with [`for_each_offset`] and [`for_each_offset2`], so views
+//! are never copied just to be read.
+
+use smallvec::{smallvec, SmallVec};
+
+/// A tensor's dimensions, outermost first.
+pub type Shape = SmallVec<[usize; 4]>;
+/// Per-dimension steps through the buffer, in elements.
+pub type Strides = SmallVec<[isize; 4]>;
+
+/// How a tensor's elements sit in its buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Dimensions, outermost first.
+    pub shape: Shape,
+    /// Steps in elements per dimension; 0 for broadcast dimensions.
+    pub strides: Strides,
+    /// Position of element `[0, 0, ...]` in the buffer.
+    pub offset: usize,
+}
+
+/// Row-major strides of a dense tensor of this shape.
+pub fn contiguous_strides(shape: &[usize]) -> Strides {
+    let mut strides: Strides = smallvec![0; shape.len()];
+    let mut step = 1isize;
+    for (s, &d) in strides.iter_mut().zip(shape).rev() {
+        *s = step;
+        step *= d.max(1) as isize;
+    }
+    strides
+}
+
+/// The shape two operands broadcast to under NumPy's rules (align trailing dimensions; a
+/// dimension of 1 stretches), or `None` when they are incompatible.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
+    let n = a.len().max(b.len());
+    let mut out: Shape = smallvec![0; n];
+    for i in 0..n {
+        let da = if i < n - a.len() {
+            1
+        } else {
+            a[i - (n - a.len())]
+        };
+        let db = if i < n - b.len() {
+            1
+        } else {
+            b[i - (n - b.len())]
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+impl Layout {
+    /// A dense row-major layout.
+    pub fn contiguous(shape: &[usize]) -> Self {
+        Layout {
+            shape: shape.into(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the elements are dense and in row-major order (size-1 dimensions ignored), so the
+    /// view is the slice `buffer[offset..offset + numel]`.
+    pub fn is_contiguous(&self) -> bool {
+        let mut expected = 1isize;
+        for (&d, &s) in self.shape.iter().zip(&self.strides).rev() {
+            if d != 1 && s != expected {
+                return false;
+            }
+            expected *= d as isize;
+        }
+        true
+    }
+
+    /// This layout stretched to `shape` (NumPy broadcasting), or `None` if incompatible.
+    pub fn broadcast_to(&self, shape: &[usize]) -> Option<Layout> {
+        if shape.len() < self.shape.len() {
+            return None;
+        }
+        let lead = shape.len() - self.shape.len();
+        let mut strides: Strides = smallvec![0; shape.len()];
+        for (i, &target) in shape.iter().enumerate() {
+            if i < lead {
+                continue;
+            }
+            let (d, s) = (self.shape[i - lead], self.strides[i - lead]);
+            strides[i] = if d == target {
+                s
+            } else if d == 1 {
+                0
+            } else {
+                return None;
+            };
+        }
+        Some(Layout {
+            shape: shape.into(),
+            strides,
+            offset: self.offset,
+        })
+    }
+
+    /// Dimensions reordered: output dimension `i` is input dimension `dims[i]`.
+    pub fn permute(&self, dims: &[usize]) -> Layout {
+        Layout {
+            shape: dims.iter().map(|&d| self.shape[d]).collect(),
+            strides: dims.iter().map(|&d| self.strides[d]).collect(),
+            offset: self.offset,
+        }
+    }
+
+    /// The sub-range `start..start + len` of dimension `axis`.
+    pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Layout {
+        let mut out = self.clone();
+        out.shape[axis] = len;
+        if len > 0 {
+            out.offset = (self.offset as isize + start as isize * self.strides[axis]) as usize;
+        }
+        out
+    }
+}
+
+/// Calls `f` with the buffer position of every element of `layout`, in row-major order.
+pub fn for_each_offset(layout: &Layout, mut f: impl FnMut(usize)) {
+    let zero: Strides = smallvec![0; layout.shape.len()];
+    for_each_offset2(
+        &layout.shape,
+        &layout.strides,
+        layout.offset,
+        &zero,
+        0,
+        |a, _| f(a),
+    );
+}
+
+/// Walks two layouts of the same `shape` in lockstep (row-major order), calling `f` with both
+/// buffer positions. Broadcast operands pass zero strides.
+pub fn for_each_offset2(
+    shape: &[usize],
+    strides_a: &[isize],
+    offset_a: usize,
+    strides_b: &[isize],
+    offset_b: usize,
+    mut f: impl FnMut(usize, usize),
+) {
+    if shape.contains(&0) {
+        return;
+    }
+    let nd = shape.len();
+    if nd == 0 {
+        f(offset_a, offset_b);
+        return;
+    }
+    let (inner, step_a, step_b) = (shape[nd - 1], strides_a[nd - 1], strides_b[nd - 1]);
+    let mut index: Shape = smallvec![0; nd - 1];
+    let (mut row_a, mut row_b) = (offset_a as isize, offset_b as isize);
+    loop {
+        let (mut a, mut b) = (row_a, row_b);
+        for _ in 0..inner {
+            f(a as usize, b as usize);
+            a += step_a;
+            b += step_b;
+        }
+        // Odometer over the outer dimensions.
+        let mut d = nd - 1;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            index[d] += 1;
+            row_a += strides_a[d];
+            row_b += strides_b[d];
+            if index[d] < shape[d] {
+                break;
+            }
+            row_a -= strides_a[d] * shape[d] as isize;
+            row_b -= strides_b[d] * shape[d] as isize;
+            index[d] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_rules_follow_numpy() {
+        assert_eq!(
+            broadcast_shapes(&[3, 1], &[1, 4]).unwrap().as_slice(),
+            &[3, 4]
+        );
+        assert_eq!(broadcast_shapes(&[5], &[2, 1]).unwrap().as_slice(), &[2, 5]);
+        assert_eq!(broadcast_shapes(&[], &[2, 3]).unwrap().as_slice(), &[2, 3]);
+        assert!(broadcast_shapes(&[3], &[4]).is_none());
+    }
+
+    #[test]
+    fn transposed_walk_visits_column_major_positions() {
+        let l = Layout::contiguous(&[2, 3]).permute(&[1, 0]);
+        let mut seen = vec![];
+        for_each_offset(&l, |o| seen.push(o));
+        assert_eq!(seen, vec![0, 3, 1, 4, 2, 5]);
+        assert!(!l.is_contiguous());
+        assert!(Layout::contiguous(&[2, 1, 3]).is_contiguous());
+    }
+}

@@ -1,0 +1,102 @@
+//! Loss functions, averaged over examples. Computed from logits wherever possible: the course's
+//! large random initialization saturates sigmoids to exactly 0 or 1, where `log(a)` of the
+//! probability is `-inf` (NumPy prints a cost of `inf`); from logits the same loss stays finite.
+
+use crate::autograd::{record, Op};
+use crate::{Float, Tensor};
+
+impl<T: Float> Tensor<T> {
+    /// Elementwise binary cross-entropy of logits `self` against targets in `[0, 1]`:
+    /// `max(z, 0) - z·y + log(1 + e^-|z|)`, which equals `-(y log σ(z) + (1-y) log(1-σ(z)))`
+    /// and never overflows. Its gradient with respect to `z` is `σ(z) - y`.
+    #[track_caller]
+    pub fn bce_with_logits(&self, targets: &Tensor<T>) -> Tensor<T> {
+        assert!(
+            self.shape() == targets.shape(),
+            "bce_with_logits: logits of shape {:?} and targets of shape {:?} differ",
+            self.shape(),
+            targets.shape()
+        );
+        let z = self.to_vec();
+        let y = targets.to_vec();
+        let data = z
+            .iter()
+            .zip(&y)
+            .map(|(&z, &y)| z.max(T::zero()) - z * y + (-z.abs()).exp().ln_1p())
+            .collect();
+        record(Op::BceWithLogits, &[self, targets], data, self.shape())
+    }
+}
+
+/// Mean binary cross-entropy from logits: the course's cost `-1/m Σ (y log a + (1-y) log(1-a))`
+/// with `a = σ(z)`, finite for any `z`. Shapes `(1, m)`.
+#[track_caller]
+pub fn binary_cross_entropy_with_logits<T: Float>(
+    logits: &Tensor<T>,
+    targets: &Tensor<T>,
+) -> Tensor<T> {
+    logits.bce_with_logits(targets).mean()
+}
+
+/// Mean binary cross-entropy from probabilities. Each log is floored at -100 (as PyTorch's
+/// `BCELoss` does), so saturated probabilities give a large finite cost instead of `inf`; prefer
+/// [`binary_cross_entropy_with_logits`], which is exact there.
+#[track_caller]
+pub fn binary_cross_entropy<T: Float>(probs: &Tensor<T>, targets: &Tensor<T>) -> Tensor<T> {
+    assert!(
+        probs.shape() == targets.shape(),
+        "binary_cross_entropy: probabilities of shape {:?} and targets of shape {:?} differ",
+        probs.shape(),
+        targets.shape()
+    );
+    let floor = Tensor::scalar(T::from_f64(-100.0));
+    let log_p = probs.log().maximum(&floor);
+    let log_q = (-probs + T::one()).log().maximum(&floor);
+    -(targets * log_p + (-targets + T::one()) * log_q).mean()
+}
+
+/// Mean softmax cross-entropy from logits `(classes, m)` against one-hot targets of the same
+/// shape, with classes along `axis` (0 in the course's layout): `-1/m Σ y ⊙ log softmax(z)`.
+#[track_caller]
+pub fn softmax_cross_entropy<T: Float>(
+    logits: &Tensor<T>,
+    one_hot: &Tensor<T>,
+    axis: usize,
+) -> Tensor<T> {
+    assert!(
+        logits.shape() == one_hot.shape(),
+        "softmax_cross_entropy: logits of shape {:?} and targets of shape {:?} differ",
+        logits.shape(),
+        one_hot.shape()
+    );
+    let per_example = -(one_hot * logits.log_softmax(axis as isize)).sum_axis(axis, false);
+    per_example.mean()
+}
+
+/// Mean softmax cross-entropy from logits `(classes, m)` (classes along axis 0) against class
+/// indices, one per example.
+#[track_caller]
+pub fn softmax_cross_entropy_indices<T: Float>(logits: &Tensor<T>, classes: &[usize]) -> Tensor<T> {
+    assert!(
+        logits.ndim() == 2 && classes.len() == logits.shape()[1],
+        "softmax_cross_entropy_indices: logits of shape {:?} and {} class indices do not match",
+        logits.shape(),
+        classes.len()
+    );
+    let picked = logits
+        .log_softmax(0)
+        .gather(0, classes, &[1, classes.len()]);
+    -picked.mean()
+}
+
+/// Mean squared error `1/n Σ (a - b)²` over all elements.
+#[track_caller]
+pub fn mse<T: Float>(predictions: &Tensor<T>, targets: &Tensor<T>) -> Tensor<T> {
+    assert!(
+        predictions.shape() == targets.shape(),
+        "mse: predictions of shape {:?} and targets of shape {:?} differ",
+        predictions.shape(),
+        targets.shape()
+    );
+    (predictions - targets).square().mean()
+}

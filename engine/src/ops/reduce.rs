@@ -1,0 +1,211 @@
+//! Reductions over one axis or over everything, with `keepdim`: sum, mean, max, min, var, and
+//! argmax (no gradient).
+
+use crate::autograd::{record, Op};
+use crate::kernels::{self, pairwise_sum};
+use crate::layout::Shape;
+use crate::{Float, Tensor};
+
+impl<T: Float> Tensor<T> {
+    #[track_caller]
+    fn check_axis(&self, op: &str, axis: usize) {
+        assert!(
+            axis < self.ndim(),
+            "{op}: axis {axis} out of range for shape {:?}",
+            self.shape()
+        );
+    }
+
+    fn reduced_shape(&self, axis: usize, keepdim: bool) -> Shape {
+        let mut shape = self.shape_vec();
+        if keepdim {
+            shape[axis] = 1;
+        } else {
+            shape.remove(axis);
+        }
+        shape
+    }
+
+    /// Sum of all elements (a 0-dimensional tensor), by pairwise summation.
+    #[track_caller]
+    pub fn sum(&self) -> Tensor<T> {
+        let total = self.with_data(pairwise_sum);
+        record(
+            Op::Sum {
+                axis: None,
+                keepdim: false,
+            },
+            &[self],
+            vec![total],
+            &[],
+        )
+    }
+
+    /// Sum over `axis`; with `keepdim` the axis stays with size 1 (NumPy's `keepdims=True`).
+    #[track_caller]
+    pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
+        self.check_axis("sum_axis", axis);
+        let data = kernels::reduce_axis(self, axis, T::zero(), |a, b| a + b);
+        record(
+            Op::Sum {
+                axis: Some(axis),
+                keepdim,
+            },
+            &[self],
+            data,
+            &self.reduced_shape(axis, keepdim),
+        )
+    }
+
+    /// Mean of all elements.
+    #[track_caller]
+    pub fn mean(&self) -> Tensor<T> {
+        let n = T::from_f64(self.numel() as f64);
+        let total = self.with_data(pairwise_sum) / n;
+        record(
+            Op::Mean {
+                axis: None,
+                keepdim: false,
+            },
+            &[self],
+            vec![total],
+            &[],
+        )
+    }
+
+    /// Mean over `axis`.
+    #[track_caller]
+    pub fn mean_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
+        self.check_axis("mean_axis", axis);
+        let n = T::from_f64(self.shape()[axis] as f64);
+        let data = kernels::reduce_axis(self, axis, T::zero(), |a, b| a + b)
+            .into_iter()
+            .map(|s| s / n)
+            .collect();
+        record(
+            Op::Mean {
+                axis: Some(axis),
+                keepdim,
+            },
+            &[self],
+            data,
+            &self.reduced_shape(axis, keepdim),
+        )
+    }
+
+    /// Largest element.
+    #[track_caller]
+    pub fn max(&self) -> Tensor<T> {
+        assert!(
+            self.numel() > 0,
+            "max: empty tensor of shape {:?}",
+            self.shape()
+        );
+        let m = self.with_data(|d| d.iter().copied().fold(T::neg_infinity(), T::max));
+        record(
+            Op::Max {
+                axis: None,
+                keepdim: false,
+            },
+            &[self],
+            vec![m],
+            &[],
+        )
+    }
+
+    /// Largest element along `axis`.
+    #[track_caller]
+    pub fn max_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
+        self.check_axis("max_axis", axis);
+        let data = kernels::reduce_axis(self, axis, T::neg_infinity(), T::max);
+        record(
+            Op::Max {
+                axis: Some(axis),
+                keepdim,
+            },
+            &[self],
+            data,
+            &self.reduced_shape(axis, keepdim),
+        )
+    }
+
+    /// Smallest element.
+    #[track_caller]
+    pub fn min(&self) -> Tensor<T> {
+        assert!(
+            self.numel() > 0,
+            "min: empty tensor of shape {:?}",
+            self.shape()
+        );
+        let m = self.with_data(|d| d.iter().copied().fold(T::infinity(), T::min));
+        record(
+            Op::Min {
+                axis: None,
+                keepdim: false,
+            },
+            &[self],
+            vec![m],
+            &[],
+        )
+    }
+
+    /// Smallest element along `axis`.
+    #[track_caller]
+    pub fn min_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
+        self.check_axis("min_axis", axis);
+        let data = kernels::reduce_axis(self, axis, T::infinity(), T::min);
+        record(
+            Op::Min {
+                axis: Some(axis),
+                keepdim,
+            },
+            &[self],
+            data,
+            &self.reduced_shape(axis, keepdim),
+        )
+    }
+
+    /// Variance over `axis`: mean squared deviation, divided by `n - 1` instead of `n` when
+    /// `unbiased`. Composed of differentiable operations, so its gradient (and higher
+    /// derivatives) follow from theirs.
+    #[track_caller]
+    pub fn var_axis(&self, axis: usize, keepdim: bool, unbiased: bool) -> Tensor<T> {
+        self.check_axis("var_axis", axis);
+        let n = self.shape()[axis];
+        let centered = self - &self.mean_axis(axis, true);
+        let denom = if unbiased { n.saturating_sub(1) } else { n };
+        centered.square().sum_axis(axis, keepdim) / T::from_f64(denom as f64)
+    }
+
+    /// Variance of all elements (see [`Tensor::var_axis`]).
+    #[track_caller]
+    pub fn var(&self, unbiased: bool) -> Tensor<T> {
+        let n = self.numel();
+        let centered = self - &self.mean();
+        let denom = if unbiased { n.saturating_sub(1) } else { n };
+        centered.square().sum() / T::from_f64(denom as f64)
+    }
+
+    /// Index of the largest element along `axis` (the first on ties), for every position of the
+    /// other axes in row-major order. Not differentiable.
+    #[track_caller]
+    pub fn argmax_axis(&self, axis: usize) -> Vec<usize> {
+        self.check_axis("argmax_axis", axis);
+        let (outer, n, inner) = kernels::split_at_axis(self.shape(), axis);
+        self.with_data(|d| {
+            let mut out = Vec::with_capacity(outer * inner);
+            for o in 0..outer {
+                for i in 0..inner {
+                    let mut best = 0;
+                    for k in 1..n {
+                        if d[(o * n + k) * inner + i] > d[(o * n + best) * inner + i] {
+                            best = k;
+                        }
+                    }
+                    out.push(best);
+                }
+            }
+            out
+        })
+    }
+}

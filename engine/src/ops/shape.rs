@@ -1,0 +1,337 @@
+//! Operations that move elements without computing new ones: reshape, permute/transpose,
+//! broadcast and its reverse `sum_to`, squeeze/unsqueeze, concat, narrow, and indexing along an
+//! axis (index_select/index_add, gather/scatter_add). Views share the buffer where possible.
+
+use std::sync::Arc;
+
+use crate::autograd::{record, record_view, Op};
+use crate::kernels;
+use crate::layout::{for_each_offset2, Layout, Shape};
+use crate::ops::resolve_axis;
+use crate::{Float, Tensor};
+
+impl<T: Float> Tensor<T> {
+    /// The same elements in a new shape (row-major order). A view when the tensor is
+    /// contiguous, a copy otherwise.
+    #[track_caller]
+    pub fn reshape(&self, shape: &[usize]) -> Tensor<T> {
+        let n: usize = shape.iter().product();
+        assert!(
+            n == self.numel(),
+            "reshape: cannot reshape shape {:?} ({} elements) into shape {:?} ({} elements)",
+            self.shape(),
+            self.numel(),
+            shape,
+            n
+        );
+        let op = Op::Reshape {
+            from: self.shape_vec(),
+        };
+        if self.is_contiguous() {
+            let mut layout = Layout::contiguous(shape);
+            layout.offset = self.layout().offset;
+            record_view(op, &[self], self.storage(), layout)
+        } else {
+            record(op, &[self], self.to_vec(), shape)
+        }
+    }
+
+    /// Reorders dimensions: output dimension `i` is input dimension `dims[i]`. A view.
+    #[track_caller]
+    pub fn permute(&self, dims: &[usize]) -> Tensor<T> {
+        let nd = self.ndim();
+        let mut seen = vec![false; nd];
+        let valid = dims.len() == nd
+            && dims
+                .iter()
+                .all(|&d| d < nd && !std::mem::replace(&mut seen[d], true));
+        assert!(
+            valid,
+            "permute: {dims:?} is not a permutation of the axes of shape {:?}",
+            self.shape()
+        );
+        let layout = self.layout().permute(dims);
+        record_view(
+            Op::Permute { dims: dims.into() },
+            &[self],
+            self.storage(),
+            layout,
+        )
+    }
+
+    /// Swaps two dimensions (negative axes count from the end). A view.
+    #[track_caller]
+    pub fn transpose(&self, a: isize, b: isize) -> Tensor<T> {
+        let (a, b) = (
+            resolve_axis("transpose", a, self.shape()),
+            resolve_axis("transpose", b, self.shape()),
+        );
+        let mut dims: Shape = (0..self.ndim()).collect();
+        dims.swap(a, b);
+        self.permute(&dims)
+    }
+
+    /// The transpose of a matrix (NumPy's `.T` for 2-D). A view.
+    #[track_caller]
+    pub fn t(&self) -> Tensor<T> {
+        assert!(
+            self.ndim() == 2,
+            "t: needs a matrix, got shape {:?}",
+            self.shape()
+        );
+        self.permute(&[1, 0])
+    }
+
+    /// Stretches size-1 (and missing leading) dimensions to `shape`, NumPy style. A view.
+    #[track_caller]
+    pub fn broadcast_to(&self, shape: &[usize]) -> Tensor<T> {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let layout = self.layout().broadcast_to(shape).unwrap_or_else(|| {
+            panic!(
+                "broadcast_to: shape {:?} cannot be broadcast to shape {shape:?}",
+                self.shape()
+            )
+        });
+        record_view(
+            Op::BroadcastTo {
+                from: self.shape_vec(),
+            },
+            &[self],
+            self.storage(),
+            layout,
+        )
+    }
+
+    /// Sums over the dimensions that broadcasting would stretch, giving `shape`: the reverse of
+    /// [`Tensor::broadcast_to`], used to return gradients to a broadcast operand's shape.
+    #[track_caller]
+    pub fn sum_to(&self, shape: &[usize]) -> Tensor<T> {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let target = Layout::contiguous(shape)
+            .broadcast_to(self.shape())
+            .unwrap_or_else(|| {
+                panic!(
+                    "sum_to: shape {:?} cannot be summed to shape {shape:?}",
+                    self.shape()
+                )
+            });
+        let mut out = vec![T::zero(); shape.iter().product()];
+        let data = self.to_vec();
+        let dense = Layout::contiguous(self.shape());
+        // Walk the input in row-major order; each element lands on the output position it was
+        // broadcast from (target strides are zero along summed axes).
+        for_each_offset2(
+            self.shape(),
+            &dense.strides,
+            0,
+            &target.strides,
+            0,
+            |i, j| out[j] += data[i],
+        );
+        record(
+            Op::SumTo {
+                from: self.shape_vec(),
+            },
+            &[self],
+            out,
+            shape,
+        )
+    }
+
+    /// Removes dimension `axis`, which must have size 1.
+    #[track_caller]
+    pub fn squeeze(&self, axis: isize) -> Tensor<T> {
+        let a = resolve_axis("squeeze", axis, self.shape());
+        assert!(
+            self.shape()[a] == 1,
+            "squeeze: axis {axis} of shape {:?} has size {}, not 1",
+            self.shape(),
+            self.shape()[a]
+        );
+        let mut shape = self.shape_vec();
+        shape.remove(a);
+        self.reshape(&shape)
+    }
+
+    /// Inserts a dimension of size 1 at position `axis` (0..=ndim).
+    #[track_caller]
+    pub fn unsqueeze(&self, axis: usize) -> Tensor<T> {
+        assert!(
+            axis <= self.ndim(),
+            "unsqueeze: position {axis} out of range for shape {:?}",
+            self.shape()
+        );
+        let mut shape = self.shape_vec();
+        shape.insert(axis, 1);
+        self.reshape(&shape)
+    }
+
+    /// All elements as one dimension.
+    #[track_caller]
+    pub fn flatten(&self) -> Tensor<T> {
+        self.reshape(&[self.numel()])
+    }
+
+    /// Joins tensors along `axis`; their other dimensions must agree.
+    #[track_caller]
+    pub fn concat(parts: &[&Tensor<T>], axis: usize) -> Tensor<T> {
+        assert!(!parts.is_empty(), "concat: needs at least one tensor");
+        let first = parts[0].shape();
+        assert!(
+            axis < first.len(),
+            "concat: axis {axis} out of range for shape {first:?}"
+        );
+        for p in parts {
+            let same = p.ndim() == first.len()
+                && p.shape()
+                    .iter()
+                    .zip(first)
+                    .enumerate()
+                    .all(|(i, (a, b))| i == axis || a == b);
+            assert!(
+                same,
+                "concat: shapes {first:?} and {:?} differ outside axis {axis}",
+                p.shape()
+            );
+        }
+        let mut shape: Shape = first.into();
+        shape[axis] = parts.iter().map(|p| p.shape()[axis]).sum();
+        let data = kernels::concat(parts, axis, &shape);
+        record(Op::Concat { axis }, parts, data, &shape)
+    }
+
+    /// The range `start..start + len` of dimension `axis`. A view.
+    #[track_caller]
+    pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Tensor<T> {
+        assert!(
+            axis < self.ndim(),
+            "narrow: axis {axis} out of range for shape {:?}",
+            self.shape()
+        );
+        assert!(
+            start + len <= self.shape()[axis],
+            "narrow: range {start}..{} exceeds size {} of axis {axis} in shape {:?}",
+            start + len,
+            self.shape()[axis],
+            self.shape()
+        );
+        let layout = self.layout().narrow(axis, start, len);
+        record_view(Op::Narrow { axis, start }, &[self], self.storage(), layout)
+    }
+
+    /// Slices picked along `axis` by index, in the given order (repeats allowed): the columns
+    /// of a mini-batch, say.
+    #[track_caller]
+    pub fn index_select(&self, axis: usize, indices: &[usize]) -> Tensor<T> {
+        assert!(
+            axis < self.ndim(),
+            "index_select: axis {axis} out of range for shape {:?}",
+            self.shape()
+        );
+        let size = self.shape()[axis];
+        if let Some(bad) = indices.iter().find(|&&i| i >= size) {
+            panic!(
+                "index_select: index {bad} out of range for axis {axis} of shape {:?}",
+                self.shape()
+            );
+        }
+        let data = kernels::index_select(self, axis, indices);
+        let mut shape = self.shape_vec();
+        shape[axis] = indices.len();
+        record(
+            Op::IndexSelect {
+                axis,
+                indices: indices.into(),
+            },
+            &[self],
+            data,
+            &shape,
+        )
+    }
+
+    /// Zeros of length `size` along `axis`, with slice `k` of `self` added at `indices[k]`:
+    /// the adjoint of [`Tensor::index_select`].
+    #[track_caller]
+    pub fn index_add(&self, axis: usize, indices: &[usize], size: usize) -> Tensor<T> {
+        assert!(
+            axis < self.ndim() && indices.len() == self.shape()[axis],
+            "index_add: {} indices for shape {:?} along axis {axis}",
+            indices.len(),
+            self.shape()
+        );
+        if let Some(bad) = indices.iter().find(|&&i| i >= size) {
+            panic!("index_add: index {bad} out of range for size {size}");
+        }
+        let data = kernels::index_add(self, axis, indices, size);
+        let mut shape = self.shape_vec();
+        shape[axis] = size;
+        let indices: Arc<[usize]> = indices.into();
+        record(
+            Op::IndexAdd {
+                axis,
+                indices,
+                size,
+            },
+            &[self],
+            data,
+            &shape,
+        )
+    }
+
+    /// `out[o, j, i] = self[o, index[o, j, i], i]` along `axis`; `index` is row-major with
+    /// `index_shape`, which matches `self` except along `axis` (PyTorch's `gather`).
+    #[track_caller]
+    pub fn gather(&self, axis: usize, index: &[usize], index_shape: &[usize]) -> Tensor<T> {
+        check_index("gather", self.shape(), axis, index, index_shape);
+        let data = kernels::gather(self, axis, index, index_shape);
+        record(
+            Op::Gather {
+                axis,
+                index: index.into(),
+            },
+            &[self],
+            data,
+            index_shape,
+        )
+    }
+
+    /// Zeros of `shape` with `self`'s elements added where [`Tensor::gather`] would have read
+    /// them: its adjoint. `self` is shaped like the index.
+    #[track_caller]
+    pub fn scatter_add(&self, axis: usize, index: &[usize], shape: &[usize]) -> Tensor<T> {
+        check_index("scatter_add", shape, axis, index, self.shape());
+        let data = kernels::scatter_add(self, axis, index, shape);
+        let op = Op::ScatterAdd {
+            axis,
+            index: index.into(),
+            shape: shape.into(),
+        };
+        record(op, &[self], data, shape)
+    }
+}
+
+#[track_caller]
+fn check_index(op: &str, shape: &[usize], axis: usize, index: &[usize], index_shape: &[usize]) {
+    assert!(
+        axis < shape.len(),
+        "{op}: axis {axis} out of range for shape {shape:?}"
+    );
+    let fits = index_shape.len() == shape.len()
+        && index_shape
+            .iter()
+            .zip(shape)
+            .enumerate()
+            .all(|(i, (a, b))| i == axis || a == b)
+        && index.len() == index_shape.iter().product::<usize>();
+    assert!(
+        fits,
+        "{op}: index of shape {index_shape:?} does not fit shape {shape:?} along axis {axis}"
+    );
+    if let Some(bad) = index.iter().find(|&&i| i >= shape[axis]) {
+        panic!("{op}: index {bad} out of range for axis {axis} of shape {shape:?}");
+    }
+}
