@@ -1,1 +1,3 @@
 //! The course assignments (see README).
+
+pub mod backprop;
