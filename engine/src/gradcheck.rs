@@ -93,7 +93,8 @@ impl GradcheckReport {
     pub fn failing_inputs(&self, tolerance: f64) -> Vec<&str> {
         self.inputs
             .iter()
-            .filter(|i| !(i.relative_difference < tolerance))
+            // NaN differences fail too.
+            .filter(|i| i.relative_difference >= tolerance || i.relative_difference.is_nan())
             .map(|i| i.name.as_str())
             .collect()
     }

@@ -12,6 +12,7 @@
 //! - [`autograd`]: the graph, `backward`, and in [`autograd::rules`] every backward rule.
 //! - [`gradcheck`]: numerical gradients and the relative-difference report.
 //! - [`anomaly`]: NaN/Inf detection that names the operation and the caller's line.
+//! - [`random`]: the [`random::Sampler`] trait behind every random draw (initializers, dropout).
 
 pub mod anomaly;
 pub mod autograd;
@@ -22,6 +23,7 @@ mod kernels;
 pub mod layout;
 pub mod loss;
 pub mod ops;
+pub mod random;
 pub mod tensor;
 
 pub use autograd::{backward, backward_with, grad, grad_with, no_grad, BackwardOptions};

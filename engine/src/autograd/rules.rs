@@ -238,6 +238,9 @@ impl<T: Float> fmt::Debug for Op<T> {
 /// Gradients for a node's inputs (`None` where an input needs none).
 pub type InputGrads<T> = SmallVec<[Option<Tensor<T>>; 2]>;
 
+/// The gradient with respect to one operand of a binary op, from both operands.
+type BinaryPartial<'a, T> = dyn Fn(&Tensor<T>, &Tensor<T>) -> Tensor<T> + 'a;
+
 /// The backward rule of `op`: given its `inputs`, its `output` `y` and the gradient `g` of the
 /// final result with respect to `y`, returns the gradient with respect to each input.
 pub fn backward_rule<T: Float>(
@@ -252,9 +255,7 @@ pub fn backward_rule<T: Float>(
     let unary = |f: &dyn Fn(&Tensor<T>) -> Tensor<T>| -> InputGrads<T> {
         smallvec![grad_if(0, &|| f(&inputs[0]))]
     };
-    let binary = |fa: &dyn Fn(&Tensor<T>, &Tensor<T>) -> Tensor<T>,
-                  fb: &dyn Fn(&Tensor<T>, &Tensor<T>) -> Tensor<T>|
-     -> InputGrads<T> {
+    let binary = |fa: &BinaryPartial<'_, T>, fb: &BinaryPartial<'_, T>| -> InputGrads<T> {
         let (a, b) = (&inputs[0], &inputs[1]);
         smallvec![
             grad_if(0, &|| fa(a, b).sum_to(a.shape())),

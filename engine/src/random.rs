@@ -1,0 +1,79 @@
+//! Random draws for tensors: the [`Sampler`] trait that initializers, dropout masks and data
+//! generators draw from, so one call site can be driven either by any `rand` generator or by
+//! the NumPy-compatible generator that reproduces the course's streams bit for bit.
+//!
+//! Why a trait of our own: NumPy's legacy `randn` (polar method with a cached second value) is
+//! not what `rand_distr::StandardNormal` computes, so "the next normal draw" must be a method of
+//! the generator, not a distribution applied to raw bits.
+
+use rand::RngCore;
+use rand_distr::{Distribution, StandardNormal, StandardUniform};
+
+use crate::{Float, Tensor};
+
+/// A source of the two draws the library needs: uniform on `[0, 1)` and standard normal.
+pub trait Sampler {
+    /// A uniform draw from `[0, 1)`.
+    fn uniform(&mut self) -> f64;
+    /// A standard normal draw.
+    fn standard_normal(&mut self) -> f64;
+}
+
+/// Adapts any `rand` generator to [`Sampler`] (uniform and normal from `rand_distr`).
+#[derive(Clone, Debug)]
+pub struct RandSampler<R>(pub R);
+
+impl<R: RngCore> Sampler for RandSampler<R> {
+    fn uniform(&mut self) -> f64 {
+        StandardUniform.sample(&mut self.0)
+    }
+
+    fn standard_normal(&mut self) -> f64 {
+        StandardNormal.sample(&mut self.0)
+    }
+}
+
+impl Sampler for rand::rngs::StdRng {
+    fn uniform(&mut self) -> f64 {
+        StandardUniform.sample(self)
+    }
+
+    fn standard_normal(&mut self) -> f64 {
+        StandardNormal.sample(self)
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// Uniform draws in `[0, 1)` from `sampler`, filled in row-major order (NumPy's order).
+    pub fn sample_uniform<S: Sampler + ?Sized>(shape: &[usize], sampler: &mut S) -> Self {
+        let n = shape.iter().product();
+        let data = (0..n).map(|_| T::from_f64(sampler.uniform())).collect();
+        Tensor::from_vec(data, shape)
+    }
+
+    /// Standard normal draws from `sampler`, filled in row-major order (NumPy's order).
+    pub fn sample_normal<S: Sampler + ?Sized>(shape: &[usize], sampler: &mut S) -> Self {
+        let n = shape.iter().product();
+        let data = (0..n)
+            .map(|_| T::from_f64(sampler.standard_normal()))
+            .collect();
+        Tensor::from_vec(data, shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn same_seed_same_draws_in_row_major_order() {
+        let mut a = rand::rngs::StdRng::seed_from_u64(7);
+        let mut b = RandSampler(rand::rngs::StdRng::seed_from_u64(7));
+        let t = Tensor::<f64>::sample_normal(&[2, 3], &mut a);
+        let expected: Vec<f64> = (0..6).map(|_| b.standard_normal()).collect();
+        assert_eq!(t.to_vec(), expected);
+        let u = Tensor::<f64>::sample_uniform(&[4], &mut a);
+        assert!(u.to_vec().iter().all(|&x| (0.0..1.0).contains(&x)));
+    }
+}
