@@ -118,7 +118,7 @@ mod tests {
         let mut out = vec![];
         for l in 1..dims.len() {
             let w: Vec<f64> = (0..dims[l] * dims[l - 1])
-                .map(|k| ((k * 37 + l * 11) as f64 * 0.7071).sin() * 0.8)
+                .map(|k| ((k * 37 + l * 11) as f64 * 0.7123).sin() * 0.8)
                 .collect();
             let b: Vec<f64> = (0..dims[l])
                 .map(|k| (k as f64 * 0.3 + l as f64).cos() * 0.1)
