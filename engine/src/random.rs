@@ -17,6 +17,19 @@ pub trait Sampler {
     fn uniform(&mut self) -> f64;
     /// A standard normal draw.
     fn standard_normal(&mut self) -> f64;
+
+    /// A uniformly random permutation of `0..n`. The default is a Fisher-Yates shuffle driven by
+    /// [`Sampler::uniform`]; the NumPy-compatible generator overrides it with NumPy's own
+    /// algorithm so that shuffled mini-batches match the course's.
+    fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            // floor(u * (i + 1)) is in 0..=i for u in [0, 1); min guards the rounding edge.
+            let j = ((self.uniform() * (i + 1) as f64) as usize).min(i);
+            order.swap(i, j);
+        }
+        order
+    }
 }
 
 /// Adapts any `rand` generator to [`Sampler`] (uniform and normal from `rand_distr`).
@@ -75,5 +88,16 @@ mod tests {
         assert_eq!(t.to_vec(), expected);
         let u = Tensor::<f64>::sample_uniform(&[4], &mut a);
         assert!(u.to_vec().iter().all(|&x| (0.0..1.0).contains(&x)));
+    }
+
+    #[test]
+    fn default_permutation_is_a_permutation_and_depends_on_the_seed() {
+        let mut a = rand::rngs::StdRng::seed_from_u64(1);
+        let p = a.permutation(50);
+        let mut sorted = p.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_ne!(p, (0..50).collect::<Vec<_>>());
+        assert_ne!(p, a.permutation(50));
     }
 }
