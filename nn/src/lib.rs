@@ -7,13 +7,15 @@
 //!
 //! Where things live:
 //! - [`module`]: the [`Module`] trait, named [`Param`]eters, shared samplers.
-//! - layers: [`Dense`], [`Activation`], [`Sequential`].
+//! - layers: [`Dense`], [`Activation`], [`Dropout`], [`BatchNorm`], [`Sequential`].
 //! - [`init`]: initializers reproducing the course's NumPy expressions bit for bit.
 //! - [`loss`]: losses from logits and the L2/L1 weight penalties.
 //! - [`optim`]: gradient descent, momentum, RMSProp, Adam.
 
 pub mod activation;
+pub mod batchnorm;
 pub mod dense;
+pub mod dropout;
 pub mod init;
 pub mod loss;
 pub mod module;
@@ -21,7 +23,9 @@ pub mod optim;
 pub mod sequential;
 
 pub use activation::Activation;
+pub use batchnorm::BatchNorm;
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use init::Init;
 pub use module::{Module, Param, ParamKind, SharedSampler};
 pub use optim::Optimizer;

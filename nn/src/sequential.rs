@@ -219,4 +219,28 @@ mod tests {
         let y = net.forward(&Tensor::from_vec(vec![1.0, 2.0], &[2, 1]));
         assert_eq!(y.to_vec(), [13.0]);
     }
+
+    #[test]
+    fn batch_norm_takes_the_number_of_the_dense_layer_before_it_and_modes_propagate() {
+        use crate::{BatchNorm, Dropout};
+        use std::sync::{Arc, Mutex};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let shared = Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(1)));
+        let mut net = Sequential::<f64>::new(vec![
+            Box::new(Dense::new(2, 3, &Init::HeNormal, &mut rng)),
+            Box::new(BatchNorm::new(3, 1e-5, 0.9)),
+            Box::new(Activation::Relu),
+            Box::new(Dropout::new(0.5, shared)),
+            Box::new(Dense::new(3, 1, &Init::HeNormal, &mut rng)),
+        ]);
+        let names: Vec<String> = net.parameters().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["W1", "b1", "gamma1", "beta1", "W2", "b2"]);
+        let buffers: Vec<String> = net.buffers().into_iter().map(|p| p.name).collect();
+        assert_eq!(buffers, ["running_mean1", "running_var1"]);
+        let x = Tensor::<f64>::from_vec((0..8).map(|i| i as f64).collect(), &[2, 4]);
+        net.set_training(false);
+        assert!(!net.is_training());
+        // Evaluation is deterministic: dropout off, running statistics.
+        assert_eq!(net.forward(&x).to_vec(), net.forward(&x).to_vec());
+    }
 }
