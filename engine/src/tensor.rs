@@ -5,7 +5,6 @@
 //! the only mutation is [`Tensor::update_data`] on leaves, which copies on write if any other
 //! tensor (a view, a saved value of a live graph) still shares the buffer.
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -465,11 +464,5 @@ impl<T: Float> Tensor<T> {
 
     pub(crate) fn shape_vec(&self) -> Shape {
         self.0.layout.shape.clone()
-    }
-}
-
-impl<T: Float> fmt::Debug for Tensor<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
     }
 }
