@@ -9,6 +9,7 @@
 //! it, and nothing points back. Dropping the last handle to a loss frees its whole graph.
 
 pub mod backward;
+pub mod hooks;
 pub mod rules;
 
 use std::cell::Cell;
