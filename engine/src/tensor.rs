@@ -409,6 +409,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A dense row-major copy (or this tensor if it already is one), recorded in the graph.
+    #[track_caller]
     pub fn contiguous(&self) -> Tensor<T> {
         if self.is_contiguous() && self.0.layout.offset == 0 && self.storage().len() == self.numel()
         {

@@ -176,8 +176,11 @@ fn run<T: Float>(
         if accumulate && t.0.retains_grad.load(std::sync::atomic::Ordering::Relaxed) {
             accumulate_grad(&t, g.clone());
         }
-        let input_grads = backward_rule(&node.op, &node.inputs, &t, &g);
-        crate::anomaly::check_backward(node, &input_grads);
+        let input_grads = {
+            let _rule = crate::anomaly::backward_rule_scope();
+            backward_rule(&node.op, &node.inputs, &t, &g)
+        };
+        crate::anomaly::check_backward(node, &g, &input_grads);
         for (input, ig) in node.inputs.iter().zip(input_grads) {
             let Some(ig) = ig else { continue };
             debug_assert_eq!(
