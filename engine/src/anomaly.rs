@@ -45,7 +45,7 @@ use crate::{Float, Tensor};
 
 thread_local! {
     static ANOMALY: Cell<bool> = const { Cell::new(false) };
-    static LAST: RefCell<Option<Anomaly>> = const { RefCell::new(None) };
+    static LAST: RefCell<Option<Box<Anomaly>>> = const { RefCell::new(None) };
     static IN_BACKWARD_RULE: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -253,7 +253,7 @@ impl fmt::Display for Anomaly {
 }
 
 /// Runs `f`, turning an anomaly-mode stop into `Err(anomaly)`; other panics pass through.
-pub fn catch_anomaly<R>(f: impl FnOnce() -> R) -> Result<R, Anomaly> {
+pub fn catch_anomaly<R>(f: impl FnOnce() -> R) -> Result<R, Box<Anomaly>> {
     LAST.with(|l| l.borrow_mut().take());
     match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => Ok(r),
@@ -266,7 +266,7 @@ pub fn catch_anomaly<R>(f: impl FnOnce() -> R) -> Result<R, Anomaly> {
 
 fn raise(anomaly: Anomaly) -> ! {
     let message = anomaly.to_string();
-    LAST.with(|l| *l.borrow_mut() = Some(anomaly));
+    LAST.with(|l| *l.borrow_mut() = Some(Box::new(anomaly)));
     panic!("{message}");
 }
 
