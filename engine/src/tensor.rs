@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal, StandardUniform};
 
+use crate::autograd::hooks::PostAccumulateHook;
 use crate::autograd::{GradHook, Node};
 use crate::layout::{for_each_offset, Layout, Shape};
 use crate::Float;
@@ -36,6 +37,7 @@ pub(crate) struct Inner<T: Float> {
     pub(crate) grad: Mutex<Option<Tensor<T>>>,
     pub(crate) retains_grad: AtomicBool,
     pub(crate) hooks: Mutex<Vec<GradHook<T>>>,
+    pub(crate) post_accumulate_hooks: Mutex<Vec<PostAccumulateHook<T>>>,
     pub(crate) name: Mutex<Option<Arc<str>>>,
 }
 
@@ -57,6 +59,7 @@ impl<T: Float> Tensor<T> {
             grad: Mutex::new(None),
             retains_grad: AtomicBool::new(false),
             hooks: Mutex::new(Vec::new()),
+            post_accumulate_hooks: Mutex::new(Vec::new()),
             name: Mutex::new(None),
         }))
     }
@@ -405,6 +408,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A dense row-major copy (or this tensor if it already is one), recorded in the graph.
+    #[track_caller]
     pub fn contiguous(&self) -> Tensor<T> {
         if self.is_contiguous() && self.0.layout.offset == 0 && self.storage().len() == self.numel()
         {
