@@ -9,10 +9,14 @@
 //!   decision boundaries; [`reference`]: the NumPy reference numbers; [`paths`]: bundled data.
 
 pub mod backprop;
+pub mod assignments;
 pub mod checks;
 pub mod cli;
+pub mod data;
 pub mod net;
 pub mod paths;
 pub mod plot;
 pub mod reference;
 pub mod report;
+pub mod run;
+pub mod train;

@@ -29,8 +29,13 @@ pub struct WorstComponent {
 pub struct AutodiffCheck {
     /// The iteration (or, for mini-batch runs, the epoch) the parameters were taken at.
     pub iteration: u64,
+    /// ‖autodiff gradient‖₂ over all parameters: when it is at rounding level (the zero
+    /// initialization's symmetric network), relative differences compare noise with noise.
+    pub grad_norm: f64,
     /// Relative difference (6.57) autodiff vs the seed's hand-derived backprop.
     pub vs_hand: f64,
+    /// Largest absolute difference autodiff vs hand-derived.
+    pub max_abs_vs_hand: f64,
     /// Relative difference (6.57) autodiff vs central differences.
     pub vs_numerical: f64,
     /// Per-parameter relative difference autodiff vs numerical, in parameter order.
@@ -151,15 +156,31 @@ pub fn summary(r: &RunReport) -> String {
     }
     s += &format!(" ({:.2} s)", r.seconds);
     for c in &r.checks {
-        s += &format!(
-            "\n  autodiff at {} {}: vs hand-derived backprop {:.3e}, vs numerical {:.3e}",
-            r.unit, c.iteration, c.vs_hand, c.vs_numerical
-        );
+        s += &format!("\n  {}", check_line(c));
     }
     for p in &r.plots {
         s += &format!("\n  wrote {p}");
     }
     s
+}
+
+/// Below this gradient norm the gradients are rounding noise (e.g. a zero-initialized network,
+/// whose every gradient vanishes by symmetry) and relative differences say nothing.
+pub const NEGLIGIBLE_GRADIENT: f64 = 1e-12;
+
+/// One line describing an autodiff check.
+pub fn check_line(c: &AutodiffCheck) -> String {
+    if c.grad_norm < NEGLIGIBLE_GRADIENT {
+        format!(
+            "autodiff at update {}: gradients vanish (norm {:.1e}); max |autodiff - hand-derived| {:.1e}",
+            c.iteration, c.grad_norm, c.max_abs_vs_hand
+        )
+    } else {
+        format!(
+            "autodiff at update {}: relative difference vs hand-derived backprop {:.2e}, vs numerical {:.2e}",
+            c.iteration, c.vs_hand, c.vs_numerical
+        )
+    }
 }
 
 /// Rate-limited progress for long loops ("epoch 37/100"), at most one line per `every`.
@@ -202,7 +223,9 @@ mod tests {
             test_acc: None,
             checks: vec![AutodiffCheck {
                 iteration: 0,
+                grad_norm: 0.3,
                 vs_hand: 1e-16,
+                max_abs_vs_hand: 1e-17,
                 vs_numerical: 1e-9,
                 per_param_vs_numerical: vec![("W1".into(), 1e-9)],
                 worst_vs_numerical: vec![WorstComponent {
@@ -240,6 +263,6 @@ mod tests {
         r.test_acc = Some(0.96);
         let s = summary(&r);
         assert!(s.starts_with("init-he: train accuracy 0.99, test accuracy 0.96"));
-        assert!(s.contains("vs hand-derived backprop 1.000e-16"));
+        assert!(s.contains("vs hand-derived backprop 1.00e-16"), "{s}");
     }
 }
