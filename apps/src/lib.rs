@@ -8,8 +8,8 @@
 //! - [`report`]: what a run reports, as text or JSON Lines; [`plot`]: SVG cost curves and
 //!   decision boundaries; [`reference`]: the NumPy reference numbers; [`paths`]: bundled data.
 
-pub mod backprop;
 pub mod assignments;
+pub mod backprop;
 pub mod checks;
 pub mod cli;
 pub mod data;

@@ -40,6 +40,11 @@ pub struct AutodiffCheck {
     pub vs_numerical: f64,
     /// Per-parameter relative difference autodiff vs numerical, in parameter order.
     pub per_param_vs_numerical: Vec<(String, f64)>,
+    /// Hidden pre-activations within 1e-6 of a ReLU kink (most often exactly 0: an example
+    /// whose previous layer is all zeros). Perturbing a parameter by ε can cross a kink, where
+    /// central differences average the two one-sided slopes: the numerical comparison is then
+    /// off by design, not because of autodiff.
+    pub near_kinks: usize,
     /// The components where autodiff and numerical gradients disagree most.
     pub worst_vs_numerical: Vec<WorstComponent>,
 }
@@ -176,10 +181,30 @@ pub fn check_line(c: &AutodiffCheck) -> String {
             c.iteration, c.grad_norm, c.max_abs_vs_hand
         )
     } else {
-        format!(
-            "autodiff at update {}: relative difference vs hand-derived backprop {:.2e}, vs numerical {:.2e}",
-            c.iteration, c.vs_hand, c.vs_numerical
-        )
+        let mut s = if c.vs_hand.is_nan() {
+            format!(
+                "autodiff at update {}: relative difference vs numerical {:.2e}",
+                c.iteration, c.vs_numerical
+            )
+        } else {
+            format!(
+                "autodiff at update {}: relative difference vs hand-derived backprop {:.2e}, vs numerical {:.2e}",
+                c.iteration, c.vs_hand, c.vs_numerical
+            )
+        };
+        if c.near_kinks > 0 {
+            let worst = c
+                .per_param_vs_numerical
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(String::new(), |(n, d)| format!("; worst {n}: {d:.2e}"));
+            s += &format!(
+                " ({} hidden pre-activations at a ReLU kink, where central differences average \
+                 two slopes{worst})",
+                c.near_kinks
+            );
+        }
+        s
     }
 }
 
@@ -226,6 +251,7 @@ mod tests {
                 grad_norm: 0.3,
                 vs_hand: 1e-16,
                 max_abs_vs_hand: 1e-17,
+                near_kinks: 0,
                 vs_numerical: 1e-9,
                 per_param_vs_numerical: vec![("W1".into(), 1e-9)],
                 worst_vs_numerical: vec![WorstComponent {

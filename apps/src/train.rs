@@ -118,9 +118,7 @@ pub fn full_batch(
         let spec = LossSpec {
             output: net.output,
             lambd: cfg.lambd,
-            dropout: masks
-                .as_deref()
-                .zip(cfg.dropout.map(|d| d.keep_prob)),
+            dropout: masks.as_deref().zip(cfg.dropout.map(|d| d.keep_prob)),
         };
         let cost = checks::course_loss(&net.params, x, y, spec);
         for p in &net.params {

@@ -128,7 +128,11 @@ pub fn nn_model(params: &[Tensor<f64>]) -> Sequential<f64> {
 }
 
 /// The autodiff gradients of the `nn` model's mean BCE (from logits) at `params`.
-pub fn autodiff_gradients(x: &Tensor<f64>, y: &Tensor<f64>, params: &[Tensor<f64>]) -> Vec<Tensor<f64>> {
+pub fn autodiff_gradients(
+    x: &Tensor<f64>,
+    y: &Tensor<f64>,
+    params: &[Tensor<f64>],
+) -> Vec<Tensor<f64>> {
     let mut model = nn_model(params);
     let loss = nn::loss::bce_with_logits(&model.forward(x), y);
     loss.backward();
@@ -173,8 +177,18 @@ pub fn check(args: &GradcheckArgs) -> GradcheckOutput {
     let grad_names: Vec<String> = param_names(3).iter().map(|n| format!("d{n}")).collect();
     let cost = |p: &[Tensor<f64>]| Tensor::scalar(course_cost(&x, &y, p));
     let numeric = numerical_gradient(&cost, &params, args.epsilon);
-    let buggy = compare_gradients(&grad_names, &course_backward(&x, &y, &params, true), &numeric, 5);
-    let fixed = compare_gradients(&grad_names, &course_backward(&x, &y, &params, false), &numeric, 5);
+    let buggy = compare_gradients(
+        &grad_names,
+        &course_backward(&x, &y, &params, true),
+        &numeric,
+        5,
+    );
+    let fixed = compare_gradients(
+        &grad_names,
+        &course_backward(&x, &y, &params, false),
+        &numeric,
+        5,
+    );
 
     // The nn model's loss from logits, differenced numerically on its own.
     let model_cost = |p: &[Tensor<f64>]| {
@@ -184,13 +198,27 @@ pub fn check(args: &GradcheckArgs) -> GradcheckOutput {
     let model_numeric = numerical_gradient(&model_cost, &params, args.epsilon);
     let auto = autodiff_gradients(&x, &y, &params);
     let vs_numerical = compare_gradients(&grad_names, &auto, &model_numeric, 5);
-    let vs_hand = compare_gradients(&grad_names, &auto, &course_backward(&x, &y, &params, false), 5);
+    let vs_hand = compare_gradients(
+        &grad_names,
+        &auto,
+        &course_backward(&x, &y, &params, false),
+        5,
+    );
     GradcheckOutput {
         run: "gradcheck".into(),
         one_d_difference: one_d(args.epsilon),
-        buggy: comparison("course backward_propagation_n (planted bugs) vs numerical", &buggy),
-        fixed: comparison("course backward_propagation_n (bugs fixed) vs numerical", &fixed),
-        autodiff_vs_numerical: comparison("ferrograd autodiff (nn model) vs numerical", &vs_numerical),
+        buggy: comparison(
+            "course backward_propagation_n (planted bugs) vs numerical",
+            &buggy,
+        ),
+        fixed: comparison(
+            "course backward_propagation_n (bugs fixed) vs numerical",
+            &fixed,
+        ),
+        autodiff_vs_numerical: comparison(
+            "ferrograd autodiff (nn model) vs numerical",
+            &vs_numerical,
+        ),
         autodiff_vs_hand: comparison("ferrograd autodiff vs hand-derived backprop", &vs_hand),
     }
 }
@@ -217,7 +245,10 @@ fn describe(c: &Comparison) -> String {
 /// `apps gradcheck`.
 pub fn run(ctx: &Context, args: &GradcheckArgs) -> Result<GradcheckOutput, AppError> {
     if !(args.epsilon > 0.0 && args.epsilon.is_finite()) {
-        return Err(AppError(format!("--epsilon {} must be positive", args.epsilon)));
+        return Err(AppError(format!(
+            "--epsilon {} must be positive",
+            args.epsilon
+        )));
     }
     let out = check(args);
     ctx.reporter.emit(&out, || {

@@ -66,7 +66,10 @@ pub fn train_run(
 ) -> Result<RunReport, AppError> {
     let started = Instant::now();
     let run = format!("init-{}", scheme.name());
-    ctx.reporter.line(&format!("== {run}: [2,10,5,1], lr {}, {} iterations", args.learning_rate, args.num_iterations));
+    ctx.reporter.line(&format!(
+        "== {run}: [2,10,5,1], lr {}, {} iterations",
+        args.learning_rate, args.num_iterations
+    ));
     let params = train::course_init(&DIMS, course_init(scheme), args.init_seed);
     let mut net = Mlp::from_params(&params, train::output_for(&data.y));
     let cfg = FullBatch {
@@ -87,7 +90,10 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Vec<RunReport>, AppError> {
     if !ctx.reporter.json() {
         for (title, params) in expected_output_blocks(args.init_seed) {
             ctx.reporter.line(&format!("{title}:"));
-            for (name, p) in crate::net::param_names(params.len() / 2).iter().zip(&params) {
+            for (name, p) in crate::net::param_names(params.len() / 2)
+                .iter()
+                .zip(&params)
+            {
                 ctx.reporter.line(&format!("{name} = {p}"));
             }
         }

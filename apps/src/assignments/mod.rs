@@ -2,8 +2,11 @@
 //! line, and smaller functions (one training run, one check) that tests call with shortened
 //! iteration counts.
 
+pub mod batchnorm;
 pub mod gradcheck;
 pub mod init;
+pub mod mnist;
+pub mod optimization;
 pub mod regularization;
 
 use std::path::{Path, PathBuf};
@@ -60,8 +63,9 @@ impl Context {
         match &self.out {
             None => Ok(None),
             Some(dir) => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| AppError(format!("creating output folder {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    AppError(format!("creating output folder {}: {e}", dir.display()))
+                })?;
                 Ok(Some(dir.as_path()))
             }
         }
@@ -109,7 +113,10 @@ pub fn finish_run(
             &path,
             &format!("{run}: cost"),
             unit,
-            &[plot::Series { label: run, points: &points }],
+            &[plot::Series {
+                label: run,
+                points: &points,
+            }],
         )?;
         plots.push(path.display().to_string());
         if data.x.shape()[0] == 2 {

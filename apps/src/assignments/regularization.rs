@@ -55,7 +55,11 @@ pub fn configurations(variant: Variant) -> [(f64, f64); 4] {
 
 /// The run's name, e.g. `reg-book-l2=0.1-keep=0.9`.
 pub fn run_name(variant: Variant, lambd: f64, keep_prob: f64, fresh: bool) -> String {
-    let fresh = if fresh && keep_prob < 1.0 { "-fresh" } else { "" };
+    let fresh = if fresh && keep_prob < 1.0 {
+        "-fresh"
+    } else {
+        ""
+    };
     format!("reg-{}-l2={lambd}-keep={keep_prob}{fresh}", variant.name())
 }
 
@@ -80,7 +84,11 @@ pub fn train_run(
         "== {run}: {d:?}, lr {}, {} iterations, lambd {lambd}, keep_prob {keep_prob}{}",
         args.learning_rate,
         args.num_iterations,
-        if args.fresh_masks { ", fresh masks" } else { "" }
+        if args.fresh_masks {
+            ", fresh masks"
+        } else {
+            ""
+        }
     ));
     let params = train::course_init(&d, init(variant), args.init_seed);
     let mut net = Mlp::from_params(&params, train::output_for(&data.y));
@@ -107,7 +115,11 @@ pub fn train_run(
 pub fn run(ctx: &Context, args: &RegularizationArgs) -> Result<Vec<RunReport>, AppError> {
     for (name, v) in [("--lambd", args.lambd), ("--keep-prob", args.keep_prob)] {
         if let Some(v) = v {
-            let ok = if name == "--lambd" { v >= 0.0 } else { v > 0.0 && v <= 1.0 };
+            let ok = if name == "--lambd" {
+                v >= 0.0
+            } else {
+                v > 0.0 && v <= 1.0
+            };
             if !ok || !v.is_finite() {
                 return Err(AppError(format!("{name} {v} is out of range")));
             }
