@@ -1,1 +1,2 @@
 //! Layers, initializers, losses, optimizers and data utilities built on `engine`.
+pub mod datasets;
