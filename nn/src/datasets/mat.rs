@@ -354,12 +354,13 @@ impl Span<'_> {
         DataError::new(self.path, self.location(offset), kind, problem)
     }
 
-    /// Reads the tag at `pos` of `bytes` (offsets are relative to the start of `bytes` plus
-    /// `base`, which is how callers keep offsets absolute).
+    /// Reads the tag at `pos` of a whole buffer (the file, or one inflated element).
     fn tag(&self, bytes: &[u8], pos: usize) -> Result<Tag, DataError> {
         self.tag_at(bytes, pos, 0)
     }
 
+    /// Reads the tag at `pos` of `bytes`, a slice starting at `base` in the buffer: indices in
+    /// the result are relative to `bytes`, offsets in errors to the buffer.
     fn tag_at(&self, bytes: &[u8], pos: usize, base: usize) -> Result<Tag, DataError> {
         if bytes.len() - pos < 8 {
             return Err(self.error(
@@ -394,7 +395,7 @@ impl Span<'_> {
         })
     }
 
-    /// Where the tag's data ends in `bytes`, checking it is all there.
+    /// Where the tag's data ends in a whole buffer, checking it is all there.
     fn payload_end(&self, bytes: &[u8], pos: usize, tag: &Tag) -> Result<usize, DataError> {
         self.payload_end_at(bytes, pos, tag, 0)
     }

@@ -69,6 +69,8 @@ fn finish<S: Sampler + ?Sized>(
 /// Returns `(X, Y)` in the course layout: `X` is `(2, n_samples)`, `Y` is `(1, n_samples)` with
 /// values 0.0 and 1.0. `noise` takes `0.05` or `None` (no noise, no draws).
 ///
+/// Panics, as scikit-learn raises, if `factor` is not in `[0, 1)` or `noise` is negative.
+///
 /// ```
 /// use engine::random::NumpyRng;
 /// // np.random.seed(1); make_circles(n_samples=300, noise=.05)
@@ -76,12 +78,18 @@ fn finish<S: Sampler + ?Sized>(
 /// let (x, y) = nn::datasets::make_circles(300, 0.05, 0.8, &mut rng);
 /// assert_eq!((x.shape(), y.shape()), (&[2, 300][..], &[1, 300][..]));
 /// ```
+#[track_caller]
 pub fn make_circles<S: Sampler + ?Sized>(
     n_samples: usize,
     noise: impl Into<Option<f64>>,
     factor: f64,
     rng: &mut S,
 ) -> (Tensor<f64>, Tensor<f64>) {
+    assert!(
+        (0.0..1.0).contains(&factor),
+        "make_circles: factor must be in [0, 1), got {factor}"
+    );
+    let noise = checked_noise("make_circles", noise.into());
     let n_out = n_samples / 2;
     let n_in = n_samples - n_out;
     let full_turn = 2.0 * std::f64::consts::PI;
@@ -99,7 +107,7 @@ pub fn make_circles<S: Sampler + ?Sized>(
         .chain(inner.iter().map(|t| t.sin() * factor))
         .collect();
     let labels = class_labels(n_out, n_in);
-    finish(xs, ys, labels, noise.into(), rng)
+    finish(xs, ys, labels, noise, rng)
 }
 
 /// scikit-learn's `make_moons(n_samples, shuffle=True, noise=noise)` drawing from `rng`: two
@@ -107,11 +115,13 @@ pub fn make_circles<S: Sampler + ?Sized>(
 /// plus Gaussian noise of standard deviation `noise`.
 ///
 /// Returns `(X, Y)` in the course layout: `X` is `(2, n_samples)`, `Y` is `(1, n_samples)`.
+#[track_caller]
 pub fn make_moons<S: Sampler + ?Sized>(
     n_samples: usize,
     noise: impl Into<Option<f64>>,
     rng: &mut S,
 ) -> (Tensor<f64>, Tensor<f64>) {
+    let noise = checked_noise("make_moons", noise.into());
     let n_out = n_samples / 2;
     let n_in = n_samples - n_out;
     let pi = std::f64::consts::PI;
@@ -129,7 +139,15 @@ pub fn make_moons<S: Sampler + ?Sized>(
         .chain(inner.iter().map(|t| 1.0 - t.sin() - 0.5))
         .collect();
     let labels = class_labels(n_out, n_in);
-    finish(xs, ys, labels, noise.into(), rng)
+    finish(xs, ys, labels, noise, rng)
+}
+
+#[track_caller]
+fn checked_noise(op: &str, noise: Option<f64>) -> Option<f64> {
+    if let Some(scale) = noise {
+        assert!(scale >= 0.0, "{op}: noise must be >= 0, got {scale}");
+    }
+    noise
 }
 
 fn class_labels(zeros: usize, ones: usize) -> Vec<f64> {
@@ -176,5 +194,17 @@ mod tests {
             );
         }
         assert_eq!(y.iter().filter(|&&v| v == 1.0).count(), 5);
+    }
+
+    #[test]
+    #[should_panic(expected = "make_circles: factor must be in [0, 1), got 1.5")]
+    fn factor_outside_the_unit_interval_panics() {
+        make_circles(10, 0.1, 1.5, &mut engine::random::NumpyRng::new(0));
+    }
+
+    #[test]
+    #[should_panic(expected = "make_moons: noise must be >= 0, got -0.2")]
+    fn negative_noise_panics() {
+        make_moons(10, -0.2, &mut engine::random::NumpyRng::new(0));
     }
 }
