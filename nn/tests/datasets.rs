@@ -334,7 +334,11 @@ fn bad_mat_files_are_errors_naming_file_place_and_problem() {
     let err = mat_error(&dir, "cut.mat", &good[..1000]);
     assert_eq!(err.kind(), DataErrorKind::Truncated);
     assert_eq!(err.location(), &Location::Offset(128));
-    assert!(err.to_string().contains("at byte 128"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("at byte 128: miCOMPRESSED element declares 2576 bytes, only 864 remain"),
+        "{err}"
+    );
 
     // Garbage inside the zlib stream.
     let mut corrupt = good.clone();

@@ -413,8 +413,9 @@ impl Span<'_> {
                 base + pos,
                 DataErrorKind::Truncated,
                 format!(
-                    "element of type {} declares {} bytes, only {available} remain",
-                    tag.data_type, tag.len
+                    "{} element declares {} bytes, only {available} remain",
+                    type_name(tag.data_type),
+                    tag.len
                 ),
             ));
         }
@@ -461,9 +462,9 @@ impl Span<'_> {
                 flags_at,
                 DataErrorKind::Malformed,
                 format!(
-                    "array flags must be 8 bytes of type miUINT32, found {} bytes of type {}",
+                    "array flags must be 8 bytes of miUINT32, found {} bytes of {}",
                     flags.len(),
-                    tag.data_type
+                    type_name(tag.data_type)
                 ),
             ));
         }
@@ -478,9 +479,9 @@ impl Span<'_> {
                 dims_at,
                 DataErrorKind::Malformed,
                 format!(
-                    "dimensions must be at least two miINT32 values, found {} bytes of type {}",
+                    "dimensions must be at least two miINT32 values, found {} bytes of {}",
                     dims_bytes.len(),
-                    tag.data_type
+                    type_name(tag.data_type)
                 ),
             ));
         }
@@ -504,8 +505,8 @@ impl Span<'_> {
                 name_at,
                 DataErrorKind::Malformed,
                 format!(
-                    "the array name must be miINT8 text, found type {}",
-                    tag.data_type
+                    "the array name must be miINT8 text, found {}",
+                    type_name(tag.data_type)
                 ),
             ));
         }
@@ -544,10 +545,10 @@ impl Span<'_> {
                 real_at,
                 DataErrorKind::Malformed,
                 format!(
-                    "real part of `{name}`: {} bytes of type {} are not a whole number of \
-                     numeric values",
+                    "real part of `{name}`: {} bytes of {} are not a whole number of numeric \
+                     values",
                     real.len(),
-                    tag.data_type
+                    type_name(tag.data_type)
                 ),
             )
         })?;
@@ -564,6 +565,29 @@ impl Span<'_> {
         file.arrays.push(MatArray { name, dims, data });
         Ok(())
     }
+}
+
+/// The format's name for a data type, for messages.
+fn type_name(data_type: u32) -> String {
+    let name = match data_type {
+        1 => "miINT8",
+        2 => "miUINT8",
+        3 => "miINT16",
+        4 => "miUINT16",
+        5 => "miINT32",
+        6 => "miUINT32",
+        7 => "miSINGLE",
+        9 => "miDOUBLE",
+        12 => "miINT64",
+        13 => "miUINT64",
+        14 => "miMATRIX",
+        15 => "miCOMPRESSED",
+        16 => "miUTF8",
+        17 => "miUTF16",
+        18 => "miUTF32",
+        other => return format!("data type {other}"),
+    };
+    name.to_string()
 }
 
 /// Inflates a `miCOMPRESSED` element's zlib stream (which starts at `at` in the file).

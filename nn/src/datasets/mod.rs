@@ -33,20 +33,23 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<(Vec<u8>, bool), DataError>
         return Ok((raw, false));
     }
     let mut inflated = Vec::new();
-    flate2::read::MultiGzDecoder::new(raw.as_slice())
-        .read_to_end(&mut inflated)
-        .map_err(|e| {
-            let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                DataErrorKind::Truncated
-            } else {
-                DataErrorKind::Malformed
-            };
-            DataError::new(
-                path,
-                Location::File,
-                kind,
-                format!("the gzip stream cannot be inflated: {e}"),
-            )
-        })?;
+    // On failure `inflated` keeps what was inflated before it, which the message reports.
+    let result = flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut inflated);
+    result.map_err(|e| {
+        let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            DataErrorKind::Truncated
+        } else {
+            DataErrorKind::Malformed
+        };
+        DataError::new(
+            path,
+            Location::File,
+            kind,
+            format!(
+                "the gzip stream cannot be inflated after {} bytes: {e}",
+                inflated.len()
+            ),
+        )
+    })?;
     Ok((inflated, true))
 }
