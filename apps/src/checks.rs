@@ -107,7 +107,12 @@ pub fn check_course_network(
         keep_prob,
     );
     let hand = backprop::backward(y, &cache, &values, spec.lambd, keep_prob);
-    let vs_hand = compare_gradients(&names, autodiff, &hand, 0).relative_difference;
+    let vs_hand = compare_gradients(&names, autodiff, &hand, 0);
+    let max_abs_vs_hand = vs_hand
+        .inputs
+        .iter()
+        .map(|i| i.max_abs_error)
+        .fold(0.0, f64::max);
 
     let loss = |p: &[Tensor<f64>]| course_loss(p, x, y, spec).item();
     let indices: Vec<Vec<usize>> = values
@@ -115,7 +120,32 @@ pub fn check_course_network(
         .map(|p| sample_indices(p.numel(), numeric_limit))
         .collect();
     let numeric = numerical_components(&loss, &values, &indices, epsilon);
-    three_way_report(iteration, &names, autodiff, &indices, &numeric, vs_hand)
+    let near_kinks = count_near_kinks(x, &values);
+    let mut report = three_way_report(
+        iteration,
+        &names,
+        autodiff,
+        &indices,
+        &numeric,
+        vs_hand.relative_difference,
+    );
+    report.max_abs_vs_hand = max_abs_vs_hand;
+    report.near_kinks = near_kinks;
+    report
+}
+
+/// Hidden pre-activations `Z[l]` (before ReLU) with `|z| < 1e-6`, without dropout.
+pub fn count_near_kinks(x: &Tensor<f64>, params: &[Tensor<f64>]) -> usize {
+    no_grad(|| {
+        let mut a = x.clone();
+        let mut count = 0;
+        for l in 0..params.len() / 2 - 1 {
+            let z = params[2 * l].matmul(&a) + &params[2 * l + 1];
+            count += z.to_vec().iter().filter(|v| v.abs() < 1e-6).count();
+            a = z.relu();
+        }
+        count
+    })
 }
 
 /// Builds the report from autodiff values, numerical values at `indices`, and the hand figure.
@@ -151,9 +181,18 @@ pub fn three_way_report(
         e(y).total_cmp(&e(x))
     });
     components.truncate(3);
+    let grad_norm = autodiff
+        .iter()
+        .flat_map(|g| g.to_vec())
+        .map(|v| v * v)
+        .sum::<f64>()
+        .sqrt();
     AutodiffCheck {
         iteration,
+        grad_norm,
         vs_hand,
+        max_abs_vs_hand: 0.0,
+        near_kinks: 0,
         vs_numerical: relative_difference(&all_a, &all_n),
         per_param_vs_numerical: per_param,
         worst_vs_numerical: components,

@@ -8,11 +8,15 @@
 //! - [`report`]: what a run reports, as text or JSON Lines; [`plot`]: SVG cost curves and
 //!   decision boundaries; [`reference`]: the NumPy reference numbers; [`paths`]: bundled data.
 
+pub mod assignments;
 pub mod backprop;
 pub mod checks;
 pub mod cli;
+pub mod data;
 pub mod net;
 pub mod paths;
 pub mod plot;
 pub mod reference;
 pub mod report;
+pub mod run;
+pub mod train;

@@ -29,12 +29,22 @@ pub struct WorstComponent {
 pub struct AutodiffCheck {
     /// The iteration (or, for mini-batch runs, the epoch) the parameters were taken at.
     pub iteration: u64,
+    /// ‖autodiff gradient‖₂ over all parameters: when it is at rounding level (the zero
+    /// initialization's symmetric network), relative differences compare noise with noise.
+    pub grad_norm: f64,
     /// Relative difference (6.57) autodiff vs the seed's hand-derived backprop.
     pub vs_hand: f64,
+    /// Largest absolute difference autodiff vs hand-derived.
+    pub max_abs_vs_hand: f64,
     /// Relative difference (6.57) autodiff vs central differences.
     pub vs_numerical: f64,
     /// Per-parameter relative difference autodiff vs numerical, in parameter order.
     pub per_param_vs_numerical: Vec<(String, f64)>,
+    /// Hidden pre-activations within 1e-6 of a ReLU kink (most often exactly 0: an example
+    /// whose previous layer is all zeros). Perturbing a parameter by ε can cross a kink, where
+    /// central differences average the two one-sided slopes: the numerical comparison is then
+    /// off by design, not because of autodiff.
+    pub near_kinks: usize,
     /// The components where autodiff and numerical gradients disagree most.
     pub worst_vs_numerical: Vec<WorstComponent>,
 }
@@ -151,15 +161,51 @@ pub fn summary(r: &RunReport) -> String {
     }
     s += &format!(" ({:.2} s)", r.seconds);
     for c in &r.checks {
-        s += &format!(
-            "\n  autodiff at {} {}: vs hand-derived backprop {:.3e}, vs numerical {:.3e}",
-            r.unit, c.iteration, c.vs_hand, c.vs_numerical
-        );
+        s += &format!("\n  {}", check_line(c));
     }
     for p in &r.plots {
         s += &format!("\n  wrote {p}");
     }
     s
+}
+
+/// Below this gradient norm the gradients are rounding noise (e.g. a zero-initialized network,
+/// whose every gradient vanishes by symmetry) and relative differences say nothing.
+pub const NEGLIGIBLE_GRADIENT: f64 = 1e-12;
+
+/// One line describing an autodiff check.
+pub fn check_line(c: &AutodiffCheck) -> String {
+    if c.grad_norm < NEGLIGIBLE_GRADIENT {
+        format!(
+            "autodiff at update {}: gradients vanish (norm {:.1e}); max |autodiff - hand-derived| {:.1e}",
+            c.iteration, c.grad_norm, c.max_abs_vs_hand
+        )
+    } else {
+        let mut s = if c.vs_hand.is_nan() {
+            format!(
+                "autodiff at update {}: relative difference vs numerical {:.2e}",
+                c.iteration, c.vs_numerical
+            )
+        } else {
+            format!(
+                "autodiff at update {}: relative difference vs hand-derived backprop {:.2e}, vs numerical {:.2e}",
+                c.iteration, c.vs_hand, c.vs_numerical
+            )
+        };
+        if c.near_kinks > 0 {
+            let worst = c
+                .per_param_vs_numerical
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(String::new(), |(n, d)| format!("; worst {n}: {d:.2e}"));
+            s += &format!(
+                " ({} hidden pre-activations at a ReLU kink, where central differences average \
+                 two slopes{worst})",
+                c.near_kinks
+            );
+        }
+        s
+    }
 }
 
 /// Rate-limited progress for long loops ("epoch 37/100"), at most one line per `every`.
@@ -202,7 +248,10 @@ mod tests {
             test_acc: None,
             checks: vec![AutodiffCheck {
                 iteration: 0,
+                grad_norm: 0.3,
                 vs_hand: 1e-16,
+                max_abs_vs_hand: 1e-17,
+                near_kinks: 0,
                 vs_numerical: 1e-9,
                 per_param_vs_numerical: vec![("W1".into(), 1e-9)],
                 worst_vs_numerical: vec![WorstComponent {
@@ -240,6 +289,6 @@ mod tests {
         r.test_acc = Some(0.96);
         let s = summary(&r);
         assert!(s.starts_with("init-he: train accuracy 0.99, test accuracy 0.96"));
-        assert!(s.contains("vs hand-derived backprop 1.000e-16"));
+        assert!(s.contains("vs hand-derived backprop 1.00e-16"), "{s}");
     }
 }
