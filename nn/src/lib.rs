@@ -13,9 +13,11 @@
 //! - [`optim`]: gradient descent, momentum, RMSProp, Adam; [`schedule`]: learning-rate decay.
 //! - [`data`]: mini-batches, standardization, stratified splits, k-fold.
 //! - [`train`]: an optional training loop with history and evaluation hook.
+//! - [`checkpoint`]: save/load named parameters as safetensors, atomically.
 
 pub mod activation;
 pub mod batchnorm;
+pub mod checkpoint;
 pub mod data;
 pub mod dense;
 pub mod dropout;
