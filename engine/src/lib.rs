@@ -22,6 +22,7 @@ pub mod gradcheck;
 mod kernels;
 pub mod layout;
 pub mod loss;
+pub mod memory;
 pub mod ops;
 pub mod random;
 pub mod tensor;

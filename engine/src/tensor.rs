@@ -5,13 +5,13 @@
 //! the only mutation is [`Tensor::update_data`] on leaves, which copies on write if any other
 //! tensor (a view, a saved value of a live graph) still shares the buffer.
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal, StandardUniform};
 
+use crate::autograd::hooks::PostAccumulateHook;
 use crate::autograd::{GradHook, Node};
 use crate::layout::{for_each_offset, Layout, Shape};
 use crate::Float;
@@ -37,6 +37,7 @@ pub(crate) struct Inner<T: Float> {
     pub(crate) grad: Mutex<Option<Tensor<T>>>,
     pub(crate) retains_grad: AtomicBool,
     pub(crate) hooks: Mutex<Vec<GradHook<T>>>,
+    pub(crate) post_accumulate_hooks: Mutex<Vec<PostAccumulateHook<T>>>,
     pub(crate) name: Mutex<Option<Arc<str>>>,
 }
 
@@ -58,6 +59,7 @@ impl<T: Float> Tensor<T> {
             grad: Mutex::new(None),
             retains_grad: AtomicBool::new(false),
             hooks: Mutex::new(Vec::new()),
+            post_accumulate_hooks: Mutex::new(Vec::new()),
             name: Mutex::new(None),
         }))
     }
@@ -406,6 +408,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A dense row-major copy (or this tensor if it already is one), recorded in the graph.
+    #[track_caller]
     pub fn contiguous(&self) -> Tensor<T> {
         if self.is_contiguous() && self.0.layout.offset == 0 && self.storage().len() == self.numel()
         {
@@ -465,11 +468,5 @@ impl<T: Float> Tensor<T> {
 
     pub(crate) fn shape_vec(&self) -> Shape {
         self.0.layout.shape.clone()
-    }
-}
-
-impl<T: Float> fmt::Debug for Tensor<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
     }
 }

@@ -3,12 +3,15 @@
 //! - [`rules`]: the [`Op`] enum (what each node did) and, in one `match`, every backward rule.
 //! - [`backward`](mod@backward): the traversal that visits each node once in reverse
 //!   topological order and accumulates gradients.
+//! - [`dot`]: Graphviz export and node counts, for studying a graph.
 //! - this module: grad mode (`no_grad`), graph nodes, and live-node accounting.
 //!
 //! Ownership is what frees graphs: a node owns its inputs, a tensor owns the node that produced
 //! it, and nothing points back. Dropping the last handle to a loss frees its whole graph.
 
 pub mod backward;
+pub mod dot;
+pub mod hooks;
 pub mod rules;
 
 use std::cell::Cell;
@@ -73,7 +76,8 @@ pub struct GraphStats {
 pub struct GraphMemory {
     /// Graph nodes alive (created on this thread, not yet freed).
     pub live_nodes: usize,
-    /// Bytes of the buffers produced by those nodes and kept alive with them.
+    /// Bytes of the buffers those nodes produced and keep alive (views of an input's buffer
+    /// count nothing: they hold no memory of their own).
     pub live_bytes: usize,
 }
 
@@ -165,7 +169,13 @@ pub(crate) fn record_view<T: Float>(
     if !tracked {
         return Tensor::from_parts(storage, layout, None);
     }
-    let bytes = storage.len() * std::mem::size_of::<T>();
+    // A view shares its input's buffer, which the node keeps alive anyway: it adds no bytes.
+    let is_view = inputs.iter().any(|t| Arc::ptr_eq(&t.storage(), &storage));
+    let bytes = if is_view {
+        0
+    } else {
+        storage.len() * std::mem::size_of::<T>()
+    };
     let stats = STATS.with(Arc::clone);
     stats.nodes.fetch_add(1, Ordering::Relaxed);
     stats.bytes.fetch_add(bytes, Ordering::Relaxed);
