@@ -16,6 +16,7 @@
 
 pub mod anomaly;
 pub mod autograd;
+pub mod check;
 mod display;
 pub mod float;
 pub mod gradcheck;

@@ -13,7 +13,7 @@ use rand_distr::{Distribution, StandardNormal, StandardUniform};
 
 use crate::autograd::hooks::PostAccumulateHook;
 use crate::autograd::{GradHook, Node};
-use crate::layout::{for_each_offset, Layout, Shape};
+use crate::layout::{Layout, Shape};
 use crate::Float;
 
 /// Unique identity of a tensor handle's target, used to key gradients during backward.
@@ -342,9 +342,7 @@ impl<T: Float> Tensor<T> {
         if layout.is_contiguous() {
             return storage[layout.offset..layout.offset + layout.numel()].to_vec();
         }
-        let mut out = Vec::with_capacity(layout.numel());
-        for_each_offset(layout, |o| out.push(storage[o]));
-        out
+        crate::kernels::gather_view(&storage, layout)
     }
 
     /// Runs `f` on the row-major elements without copying when the tensor is contiguous.

@@ -10,17 +10,26 @@
 //! - layers: [`Dense`], [`Activation`], [`Dropout`], [`BatchNorm`], [`Sequential`].
 //! - [`init`]: initializers reproducing the course's NumPy expressions bit for bit.
 //! - [`loss`]: losses from logits and the L2/L1 weight penalties.
-//! - [`optim`]: gradient descent, momentum, RMSProp, Adam.
+//! - [`optim`]: gradient descent, momentum, RMSProp, Adam; [`schedule`]: learning-rate decay.
+//! - [`data`]: mini-batches, standardization, stratified splits, k-fold.
+//! - [`train`]: an optional training loop with history and evaluation hook.
+//! - [`checkpoint`]: save/load named parameters as safetensors, atomically.
+//! - [`datasets`]: circles and moons (scikit-learn's, draw for draw), `.mat` and MNIST loaders.
 
 pub mod activation;
 pub mod batchnorm;
+pub mod checkpoint;
+pub mod data;
+pub mod datasets;
 pub mod dense;
 pub mod dropout;
 pub mod init;
 pub mod loss;
 pub mod module;
 pub mod optim;
+pub mod schedule;
 pub mod sequential;
+pub mod train;
 
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;

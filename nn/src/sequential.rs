@@ -243,4 +243,40 @@ mod tests {
         // Evaluation is deterministic: dropout off, running statistics.
         assert_eq!(net.forward(&x).to_vec(), net.forward(&x).to_vec());
     }
+
+    #[test]
+    fn whole_network_with_penalty_passes_gradcheck() {
+        use engine::gradcheck::{gradcheck, GradcheckConfig};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let init = |n_out, n_in, rng: &mut rand::rngs::StdRng| {
+            Init::HeNormal.weight::<f64, _>(n_out, n_in, rng)
+        };
+        let inputs = [
+            init(4, 3, &mut rng).named("W1"),
+            Tensor::from_vec(vec![0.1, -0.2, 0.3, 0.05], &[4, 1]).named("b1"),
+            init(1, 4, &mut rng).named("W2"),
+            Tensor::from_vec(vec![0.2], &[1, 1]).named("b2"),
+        ];
+        let x =
+            Tensor::<f64>::from_vec((0..15).map(|i| (i as f64 * 0.77).sin()).collect(), &[3, 5]);
+        let y = Tensor::<f64>::from_vec(vec![1.0, 0.0, 1.0, 1.0, 0.0], &[1, 5]);
+        let f = move |v: &[Tensor<f64>]| {
+            let mut net = Sequential::new(vec![
+                Box::new(Dense {
+                    weight: v[0].clone(),
+                    bias: v[1].clone(),
+                }),
+                Box::new(Activation::Tanh),
+                Box::new(Dense {
+                    weight: v[2].clone(),
+                    bias: v[3].clone(),
+                }),
+            ]);
+            let params = net.parameters();
+            crate::loss::bce_with_logits(&net.forward(&x), &y)
+                + crate::loss::l2_penalty(&params, 0.7, 5)
+        };
+        let r = gradcheck(&f, &inputs, GradcheckConfig::default());
+        assert!(r.passed(1e-7), "{r}");
+    }
 }

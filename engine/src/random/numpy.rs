@@ -37,7 +37,10 @@ use crate::{Float, Tensor};
 /// NumPy's legacy global `RandomState`: seed it like `np.random.seed(s)` and it yields the same
 /// `rand`, `randn`, `normal`, `permutation` and `shuffle` results as NumPy, bit for bit.
 ///
-/// Tensors are filled in row-major order, as NumPy fills arrays.
+/// Tensors are filled in row-major order, as NumPy fills arrays. Draw NumPy's numbers through
+/// these methods or through [`Sampler`] (`Tensor::sample_normal`, initializers): `rand`'s own
+/// distributions applied through the [`RngCore`] impl (`Tensor::randn(shape, &mut rng)`,
+/// `rng.random::<f64>()`) consume the same raw stream but compute different values.
 ///
 /// ```
 /// use engine::random::NumpyRng;

@@ -6,6 +6,16 @@ use super::{for_each_with_grad, Optimizer};
 use crate::module::Param;
 
 /// Gradient descent: `θ := θ - α · dθ` (6.2.a, 6.2.b), the course's `update_parameters`.
+///
+/// ```
+/// use engine::Tensor;
+/// use nn::{optim::{Gd, Optimizer}, Param};
+/// let w = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
+/// let params = [Param::weight("W1", w.clone())];
+/// (w.square().sum() * 0.5).backward(); // dW = W = 1
+/// Gd::new(0.25).step(&params);
+/// assert_eq!(w.to_vec(), [0.75]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Gd {
     /// Learning rate α.

@@ -8,6 +8,17 @@ use crate::module::Param;
 /// Momentum (6.47): `v := β v + (1 - β) dW`, `W := W - α v`, with `v` starting at zero; the
 /// course's `update_parameters_with_momentum` (an exponentially weighted average (6.46) of the
 /// gradients, without bias correction).
+///
+/// ```
+/// use engine::Tensor;
+/// use nn::{optim::{Momentum, Optimizer}, Param};
+/// let w = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
+/// let params = [Param::weight("W1", w.clone())];
+/// let mut opt = Momentum::new(0.5, 0.5);
+/// (w.square().sum() * 0.5).backward(); // dW = 1
+/// opt.step(&params); // v = 0.5, W = 1 - 0.25
+/// assert_eq!(w.to_vec(), [0.75]);
+/// ```
 pub struct Momentum<T: Float> {
     /// Learning rate α.
     pub learning_rate: f64,

@@ -8,6 +8,17 @@ use crate::module::Param;
 /// RMSProp (6.48): `s := β s + (1 - β) dW²`, `W := W - α dW / sqrt(s + ε)`, with `s` starting
 /// at zero and no bias correction. ε inside the square root as the seed writes it (see
 /// [`EpsilonPlacement`]).
+///
+/// ```
+/// use engine::Tensor;
+/// use nn::{optim::{Optimizer, RmsProp}, Param};
+/// let w = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
+/// let params = [Param::weight("W1", w.clone())];
+/// let mut opt = RmsProp::new(0.1, 0.75).with_epsilon(0.0);
+/// (w.square().sum() * 0.5).backward(); // dW = 1
+/// opt.step(&params); // s = 0.25, W = 1 - 0.1 * 1 / 0.5
+/// assert!((w.to_vec()[0] - 0.8).abs() < 1e-15);
+/// ```
 pub struct RmsProp<T: Float> {
     /// Learning rate α.
     pub learning_rate: f64,

@@ -1,0 +1,19 @@
+//! Verifying gradients: everything that compares a gradient with another.
+//!
+//! - [`check_gradients`] (in [`three_way`]): autodiff vs your hand-written backward vs central
+//!   differences, per named parameter, in the course's relative difference (seed 001,
+//!   eq. 6.57) and the largest absolute error, with the worst components listed.
+//! - [`NamedTensors`] (in [`named`]): parameters and gradients under names, like the course's
+//!   `parameters` and `grads` dictionaries.
+//!
+//! The building blocks (central differences, the metric, `gradcheck` on a function of tensors,
+//! `gradgradcheck`) are in [`gradcheck`](crate::gradcheck).
+
+pub mod named;
+pub mod three_way;
+
+pub use named::NamedTensors;
+pub use three_way::{
+    check_gradients, Agreement, CheckConfig, ComponentValues, GradientCheckReport, HandWritten,
+    ParamCheck,
+};
