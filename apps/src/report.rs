@@ -32,7 +32,8 @@ pub struct AutodiffCheck {
     /// ‖autodiff gradient‖₂ over all parameters: when it is at rounding level (the zero
     /// initialization's symmetric network), relative differences compare noise with noise.
     pub grad_norm: f64,
-    /// Relative difference (6.57) autodiff vs the seed's hand-derived backprop.
+    /// Relative difference (6.57) autodiff vs the seed's hand-derived backprop (NaN, printed
+    /// as JSON `null`, where there is no hand-derived version: the batch-norm network).
     pub vs_hand: f64,
     /// Largest absolute difference autodiff vs hand-derived.
     pub max_abs_vs_hand: f64,
