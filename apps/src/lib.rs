@@ -10,7 +10,7 @@
 //!
 //! - [`backprop`]: the seeds' hand-derived backprop, the independent reference for autodiff.
 //! - [`report`]: what a run reports, as text or JSON Lines; [`pyfmt`]: floats printed as Python
-//!   prints them; [`plot`]: SVG cost curves and decision boundaries; [`reference`]: the NumPy
+//!   prints them; [`plot`]: SVG cost curves and decision boundaries; [`reference`](mod@reference): the NumPy
 //!   reference numbers; [`data`], [`paths`]: the bundled data.
 
 pub mod assignments;

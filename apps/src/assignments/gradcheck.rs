@@ -1,5 +1,5 @@
 //! Gradient checking (the course's exercise, seed 001 section 6.8): the 1-D check of
-//! `J(θ) = θx`, then the N-D check of the [4,5,3,1] network with the engine's three-way check
+//! `J(θ) = θx`, then the N-D check of the `[4,5,3,1]` network with the engine's three-way check
 //! ([`engine::check::check_gradients`]): the course's `backward_propagation_n` (with its two
 //! planted bugs, `dW2` doubled and `db1` four times too large, then with them fixed) against
 //! central differences of the course's cost, and the engine's autodiff of the same network,
@@ -98,7 +98,7 @@ pub fn test_case(seed: u32) -> (Tensor<f64>, Tensor<f64>, Vec<Tensor<f64>>) {
     (x, y, params)
 }
 
-/// The [4,5,3,1] network as `nn` layers around the given tensors `W1, b1, ...` (shared, so
+/// The `[4,5,3,1]` network as `nn` layers around the given tensors `W1, b1, ...` (shared, so
 /// that gradients reach them), ReLU on the hidden layers and `output` on the last: `Sigmoid`
 /// is the course's `forward_propagation_n`, `Identity` gives logits.
 pub fn nn_model(p: &NamedTensors<f64>, output: Activation) -> Sequential<f64> {

@@ -1,4 +1,4 @@
-//! Initialization (course notebook seed 000): the [2,10,5,1] ReLU-ReLU-sigmoid network trained
+//! Initialization (course notebook seed 000): the `[2,10,5,1]` ReLU-ReLU-sigmoid network trained
 //! with full-batch gradient descent on the circles data, from zeros, from large random weights
 //! (`randn * 10`) and from He initialization (`randn * sqrt(2 / n_prev)`), init seed 3.
 //!
@@ -43,7 +43,7 @@ pub fn circles(seed: u32) -> Result<Data, AppError> {
 }
 
 /// The assignment's "Expected Output" blocks: each initializer on a tiny network
-/// (zeros and random on [3,2,1], He on [2,4,1], seed 3), as `(title, parameters)`.
+/// (zeros and random on `[3,2,1]`, He on `[2,4,1]`, seed 3), as `(title, parameters)`.
 pub fn expected_output_blocks(seed: u32) -> Vec<(String, Vec<Param<f64>>)> {
     [
         (

@@ -1,11 +1,11 @@
-//! Optimization (seed 001 section 6.9.2): the [2,5,2,2] ReLU-ReLU-softmax network on the moons
+//! Optimization (seed 001 section 6.9.2): the `[2,5,2,2]` ReLU-ReLU-softmax network on the moons
 //! data (`np.random.seed(3); make_moons(300, noise=.2)`, one-hot labels), He initialization
 //! (seed 3), mini-batches of 64 reshuffled every epoch, 1000 epochs, with gradient descent
 //! (lr 0.1), momentum (β 0.9, lr 0.1) and Adam (lr 0.01, β₁ 0.9, β₂ 0.999, ε 1e-8 inside the
 //! square root as equation 6.49 writes it). The cost of every 100th epoch's last mini-batch is
 //! reported, as the seed's loop prints it.
 //!
-//! `--output sigmoid` runs the course notebook's version instead: [2,5,2,1] with a sigmoid output
+//! `--output sigmoid` runs the course notebook's version instead: `[2,5,2,1]` with a sigmoid output
 //! and 0/1 labels, lr 0.0007, 10000 epochs, reporting the epoch's average cost every 1000 epochs.
 
 use std::time::Instant;

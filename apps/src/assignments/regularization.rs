@@ -3,9 +3,9 @@
 //! full-batch gradient descent with lr 0.3 for 30000 iterations, plain, with L2, with dropout,
 //! and with both (the seed's exercise 5).
 //!
-//! - `book`: [2,20,5,1], `W = randn / sqrt(0.5 n_prev)` (seed 3), dropout masks drawn after
+//! - `book`: `[2,20,5,1]`, `W = randn / sqrt(0.5 n_prev)` (seed 3), dropout masks drawn after
 //!   `np.random.seed(4)`; configurations plain, λ = 0.1, keep 0.8, and λ = 0.1 with keep 0.9.
-//! - `course`: [2,20,3,1], `W = randn / sqrt(n_prev)` (seed 3), dropout after `np.random.seed(1)`;
+//! - `course`: `[2,20,3,1]`, `W = randn / sqrt(n_prev)` (seed 3), dropout after `np.random.seed(1)`;
 //!   plain, λ = 0.7, keep 0.86, and both.
 //!
 //! The seed's forward pass reseeds NumPy before drawing its masks, so every iteration drops the
