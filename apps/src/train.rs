@@ -53,6 +53,9 @@ pub struct Trained {
     pub costs: Vec<f64>,
     /// The checks before the first and the last update.
     pub checks: Vec<AutodiffCheck>,
+    /// Every epoch's mean mini-batch cost (weighted by batch size), whatever the cadence:
+    /// a smoother picture of training than single last-batch costs.
+    pub epoch_means: Vec<f64>,
 }
 
 /// Trains `model` on `(x, y)` with `optimizer`, minimizing `loss(output, targets, params)`.
@@ -77,7 +80,7 @@ pub fn fit<M: Module<f64>>(
     let last_update = plan.epochs * data.num_batches() as u64 - 1;
     // Shared handles: they follow the optimizer's in-place updates.
     let params = model.parameters();
-    let (mut checks, mut cost_at, mut costs) = (vec![], vec![], vec![]);
+    let (mut checks, mut cost_at, mut costs, mut epoch_means) = (vec![], vec![], vec![], vec![]);
     let mut update = 0u64;
     let mut progress = Progress::default();
     let mut shuffle = NumpyRng::new(0);
@@ -100,6 +103,7 @@ pub fn fit<M: Module<f64>>(
         })
         .after_epoch(|record: &EpochRecord| {
             let epoch = record.epoch as u64;
+            epoch_means.push(record.mean_cost);
             if epoch.is_multiple_of(plan.print_every) {
                 let cost = match plan.epoch_cost {
                     EpochCost::LastBatch => record.last_batch_cost,
@@ -121,5 +125,6 @@ pub fn fit<M: Module<f64>>(
         cost_at,
         costs,
         checks,
+        epoch_means,
     }
 }

@@ -98,7 +98,8 @@ fn check(
     summarize(update, &report, 0)
 }
 
-/// Trains one network; returns its report (without plots) and the `(epoch, cost)` points.
+/// Trains one network; returns its report (without plots) and the `(epoch, mean cost)` points
+/// to plot.
 pub fn train_one(
     ctx: &Context,
     data: &Data,
@@ -139,11 +140,13 @@ pub fn train_one(
         },
         &ctx.reporter,
     );
+    // The plot compares the networks by each epoch's mean mini-batch cost: the reported
+    // last-batch costs depend on which 32 images came last.
     let points = trained
-        .cost_at
+        .epoch_means
         .iter()
-        .zip(&trained.costs)
-        .map(|(&e, &c)| (e as f64, c))
+        .enumerate()
+        .map(|(e, &c)| (e as f64, c))
         .collect();
     // Evaluation mode: batch norm uses its running estimates (6.42).
     let mut accuracy = |x: &Tensor<f64>, y: &Tensor<f64>| {
@@ -182,16 +185,22 @@ pub fn run(ctx: &Context, args: &BatchnormArgs) -> Result<Vec<RunReport>, AppErr
         let path = dir.join("batchnorm-cost.svg");
         plot::cost_curves(
             &path,
-            &format!("MNIST, lr {}: plain vs batch norm", args.learning_rate),
+            &format!(
+                "MNIST [784,30,20,10], gd lr {}: plain vs batch norm",
+                args.learning_rate
+            ),
             "epoch",
+            "mean mini-batch cost of the epoch",
             &[
                 plot::Series {
                     label: "plain",
                     points: &plain_points,
+                    markers: true,
                 },
                 plot::Series {
                     label: "batch norm",
                     points: &bn_points,
+                    markers: true,
                 },
             ],
         )?;

@@ -105,6 +105,7 @@ pub fn finish_run(
     let train_acc = accuracy(&data.x, &data.y);
     let test_acc = data.test.as_ref().map(|(x, y)| accuracy(x, y));
     let mut plots = vec![];
+    let mini_batch = unit == "epoch";
     if let Some(dir) = ctx.out_dir()? {
         let points: Vec<(f64, f64)> = trained
             .cost_at
@@ -112,16 +113,32 @@ pub fn finish_run(
             .zip(&trained.costs)
             .map(|(&i, &c)| (i as f64, c))
             .collect();
+        // Mini-batch runs report the cost of an epoch's last mini-batch, as the seed does:
+        // draw each epoch's mean cost with it, which shows the trend without that noise.
+        let means: Vec<(f64, f64)> = trained
+            .epoch_means
+            .iter()
+            .enumerate()
+            .map(|(e, &c)| (e as f64, c))
+            .collect();
+        let mut series = vec![plot::Series {
+            label: if mini_batch {
+                "last mini-batch of the epoch (reported)"
+            } else {
+                run
+            },
+            points: &points,
+            markers: true,
+        }];
+        if mini_batch {
+            series.push(plot::Series {
+                label: "mean over the epoch's mini-batches",
+                points: &means,
+                markers: false,
+            });
+        }
         let path = dir.join(format!("{run}-cost.svg"));
-        plot::cost_curves(
-            &path,
-            &format!("{run}: cost"),
-            unit,
-            &[plot::Series {
-                label: run,
-                points: &points,
-            }],
-        )?;
+        plot::cost_curves(&path, &format!("{run}: cost"), unit, "cost", &series)?;
         plots.push(path.display().to_string());
         if data.x.shape()[0] == 2 {
             let path = dir.join(format!("{run}-boundary.svg"));
