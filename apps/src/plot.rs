@@ -242,8 +242,7 @@ pub fn decision_boundary(
         }))
         .map_err(|e| err(path, e))?;
     let dots = [PALETTE[0], PALETTE[1]];
-    for class in 0..2 {
-        let color = dots[class];
+    for (class, color) in dots.into_iter().enumerate() {
         chart
             .draw_series(
                 points
