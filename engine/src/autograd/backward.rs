@@ -168,6 +168,7 @@ fn run<T: Float>(
         if accumulate && t.0.retains_grad.load(std::sync::atomic::Ordering::Relaxed) {
             t.set_grad(Some(g.clone()));
         }
+        node.check_inputs_unmodified();
         let input_grads = backward_rule(&node.op, &node.inputs, &t, &g);
         crate::anomaly::check_backward(node, &input_grads);
         for (input, ig) in node.inputs.iter().zip(input_grads) {

@@ -102,6 +102,8 @@ pub struct Node<T: Float> {
     pub(crate) op: Op<T>,
     pub(crate) inputs: SmallVec<[Tensor<T>; 2]>,
     pub(crate) location: &'static Location<'static>,
+    /// The inputs' versions when the operation ran (see [`Tensor::version`]).
+    input_versions: SmallVec<[u64; 2]>,
     stats: Arc<GraphStats>,
     bytes: usize,
 }
@@ -120,6 +122,26 @@ impl<T: Float> Node<T> {
     /// Where in the user's code the operation was called.
     pub fn location(&self) -> &'static Location<'static> {
         self.location
+    }
+
+    /// Panics if an input was updated in place after this operation recorded it: its backward
+    /// rule would silently use the new values.
+    pub(crate) fn check_inputs_unmodified(&self) {
+        for (i, (input, &recorded)) in self.inputs.iter().zip(&self.input_versions).enumerate() {
+            let now = input.version();
+            assert!(
+                now == recorded,
+                "backward: input {i} (shape {:?}{}) of {} (created at {}) was updated in place \
+                 after the operation recorded it (version {recorded}, now {now}); \
+                 update parameters after backward, or recompute the forward pass",
+                input.shape(),
+                input
+                    .name()
+                    .map_or_else(String::new, |n| format!(", \"{n}\"")),
+                self.op.name(),
+                self.location
+            );
+        }
     }
 }
 
@@ -175,6 +197,7 @@ pub(crate) fn record_view<T: Float>(
         op,
         inputs: inputs.iter().map(|&t| t.clone()).collect(),
         location,
+        input_versions: inputs.iter().map(|t| t.version()).collect(),
         stats,
         bytes,
     };
