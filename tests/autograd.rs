@@ -9,6 +9,12 @@ use ferrograd::engine::autograd::{graph_memory, live_nodes};
 use ferrograd::engine::gradcheck::{gradgradcheck, GradcheckConfig};
 use ferrograd::engine::{backward_with, grad, loss, no_grad, BackwardOptions, Tensor};
 
+/// A scalar function of several tensors, as gradgradcheck takes.
+type ScalarFn = dyn Fn(&[Tensor<f64>]) -> Tensor<f64>;
+
+/// A named function and the point to check it at.
+type Case = (&'static str, Box<ScalarFn>, Vec<Tensor<f64>>);
+
 const CREATE_GRAPH: BackwardOptions = BackwardOptions { create_graph: true };
 
 fn param(values: &[f64], shape: &[usize]) -> Tensor<f64> {
@@ -338,11 +344,7 @@ fn gradgradcheck_on_composite_functions() {
         epsilon: 1e-6,
         worst: 5,
     };
-    let cases: Vec<(
-        &str,
-        Box<dyn Fn(&[Tensor<f64>]) -> Tensor<f64>>,
-        Vec<Tensor<f64>>,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             "matmul tanh",
             Box::new(|v| (v[0].matmul(&v[1]).tanh() * 1.5).sum()),
