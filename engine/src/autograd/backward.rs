@@ -10,11 +10,35 @@
 //! - The graph is not consumed: backward can run again on the same output.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::autograd::rules::backward_rule;
 use crate::autograd::set_grad_enabled;
 use crate::tensor::TensorId;
 use crate::{Float, Tensor};
+
+/// Tensor ids are unique counters, so a multiplicative hash spreads them well; SipHash's
+/// protection against adversarial keys buys nothing here and costs on every node of every
+/// backward pass.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by tensor id.
+type IdMap<V> = HashMap<TensorId, V, BuildHasherDefault<IdHasher>>;
 
 /// Options for a backward pass.
 #[derive(Clone, Copy, Debug, Default)]
@@ -102,7 +126,7 @@ fn check_output_grad<T: Float>(output: &Tensor<T>, output_grad: &Tensor<T>) {
 /// the stack.
 fn reverse_topological<T: Float>(root: &Tensor<T>) -> Vec<Tensor<T>> {
     let mut order = Vec::new();
-    let mut visited: HashMap<TensorId, ()> = HashMap::new();
+    let mut visited: IdMap<()> = IdMap::default();
     // (tensor, whether its inputs have been pushed)
     let mut stack = vec![(root.clone(), false)];
     while let Some((t, expanded)) = stack.pop() {
@@ -133,14 +157,14 @@ fn run<T: Float>(
     output_grad: &Tensor<T>,
     options: BackwardOptions,
     capture: &[&Tensor<T>],
-) -> HashMap<TensorId, Tensor<T>> {
+) -> IdMap<Tensor<T>> {
     let _mode = set_grad_enabled(options.create_graph);
     let accumulate = capture.is_empty();
-    let mut captured = HashMap::new();
+    let mut captured = IdMap::default();
     if !output.requires_grad_flag() {
         return captured;
     }
-    let mut pending: HashMap<TensorId, Tensor<T>> = HashMap::new();
+    let mut pending: IdMap<Tensor<T>> = IdMap::default();
     pending.insert(output.id(), output_grad.clone());
 
     for t in reverse_topological(output) {
