@@ -5,7 +5,9 @@
 //! Every reduction sums in a fixed order, independent of thread count, so results are
 //! bit-for-bit reproducible.
 
-use crate::layout::{broadcast_shapes, for_each_offset2, Layout, Shape};
+use crate::layout::{
+    broadcast_shapes, for_each_offset2, for_each_run, for_each_run2, Layout, Shape,
+};
 use crate::{Float, Tensor};
 
 /// `f` applied to every element, in row-major order.
@@ -41,13 +43,78 @@ pub(crate) fn zip_map<T: Float>(
     let bb = lb.broadcast_to(shape).expect("checked by caller");
     let (sa, sb) = (a.storage(), b.storage());
     let mut out = Vec::with_capacity(shape.iter().product());
-    for_each_offset2(
+    // Runs with unit or zero steps (dense rows, a broadcast column or row) get tight loops.
+    for_each_run2(
         shape,
         &ba.strides,
         ba.offset,
         &bb.strides,
         bb.offset,
-        |i, j| out.push(f(sa[i], sb[j])),
+        |i, j, len, step_a, step_b| match (step_a, step_b) {
+            (1, 1) => out.extend(
+                sa[i..i + len]
+                    .iter()
+                    .zip(&sb[j..j + len])
+                    .map(|(&x, &y)| f(x, y)),
+            ),
+            (1, 0) => {
+                let y = sb[j];
+                out.extend(sa[i..i + len].iter().map(|&x| f(x, y)));
+            }
+            (0, 1) => {
+                let x = sa[i];
+                out.extend(sb[j..j + len].iter().map(|&y| f(x, y)));
+            }
+            _ => out.extend((0..len as isize).map(|k| {
+                f(
+                    sa[(i as isize + k * step_a) as usize],
+                    sb[(j as isize + k * step_b) as usize],
+                )
+            })),
+        },
+    );
+    out
+}
+
+/// The elements of a (possibly strided or broadcast) view in row-major order.
+pub(crate) fn gather_view<T: Float>(storage: &[T], layout: &Layout) -> Vec<T> {
+    let mut out = Vec::with_capacity(layout.numel());
+    for_each_run(layout, |o, len, step| match step {
+        1 => out.extend_from_slice(&storage[o..o + len]),
+        0 => out.resize(out.len() + len, storage[o]),
+        _ => out.extend((0..len as isize).map(|k| storage[(o as isize + k * step) as usize])),
+    });
+    out
+}
+
+/// Sums a view of shape `from` down to `shape`, which broadcasts to `from` (the reverse of
+/// broadcasting): each element is added to the output position it was broadcast from. Rows
+/// summed into one element use pairwise summation; the order is fixed.
+pub(crate) fn sum_to<T: Float>(storage: &[T], layout: &Layout, shape: &[usize]) -> Vec<T> {
+    let target = Layout::contiguous(shape)
+        .broadcast_to(&layout.shape)
+        .expect("checked by caller");
+    let mut out = vec![T::zero(); shape.iter().product()];
+    for_each_run2(
+        &layout.shape,
+        &layout.strides,
+        layout.offset,
+        &target.strides,
+        0,
+        |i, j, len, step_in, step_out| match (step_in, step_out) {
+            (1, 0) => out[j] += pairwise_sum(&storage[i..i + len]),
+            (1, 1) => {
+                for (o, &v) in out[j..j + len].iter_mut().zip(&storage[i..i + len]) {
+                    *o += v;
+                }
+            }
+            _ => {
+                for k in 0..len as isize {
+                    out[(j as isize + k * step_out) as usize] +=
+                        storage[(i as isize + k * step_in) as usize];
+                }
+            }
+        },
     );
     out
 }

@@ -196,6 +196,77 @@ pub fn for_each_offset2(
     }
 }
 
+/// Walks two layouts of the same `shape` in runs: dimensions of size 1 are dropped and adjacent
+/// dimensions that both layouts step through uniformly are merged, then `f(offset_a, offset_b,
+/// len, step_a, step_b)` is called once per run of the innermost remaining dimension, in
+/// row-major order. Kernels specialise on the steps (1: dense, 0: broadcast), so a dense tensor
+/// is one run and a bias broadcast along the rows of a matrix is one run per row.
+pub fn for_each_run2(
+    shape: &[usize],
+    strides_a: &[isize],
+    offset_a: usize,
+    strides_b: &[isize],
+    offset_b: usize,
+    mut f: impl FnMut(usize, usize, usize, isize, isize),
+) {
+    if shape.contains(&0) {
+        return;
+    }
+    // (size, stride in a, stride in b), outermost first.
+    let mut dims: SmallVec<[(usize, isize, isize); 6]> = SmallVec::new();
+    for ((&d, &sa), &sb) in shape.iter().zip(strides_a).zip(strides_b) {
+        if d == 1 {
+            continue;
+        }
+        if let Some(outer) = dims.last_mut() {
+            if outer.1 == sa * d as isize && outer.2 == sb * d as isize {
+                *outer = (outer.0 * d, sa, sb);
+                continue;
+            }
+        }
+        dims.push((d, sa, sb));
+    }
+    let Some((len, step_a, step_b)) = dims.pop() else {
+        f(offset_a, offset_b, 1, 0, 0);
+        return;
+    };
+    let mut index: SmallVec<[usize; 6]> = smallvec![0; dims.len()];
+    let (mut a, mut b) = (offset_a as isize, offset_b as isize);
+    loop {
+        f(a as usize, b as usize, len, step_a, step_b);
+        let mut d = dims.len();
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            let (size, sa, sb) = dims[d];
+            index[d] += 1;
+            a += sa;
+            b += sb;
+            if index[d] < size {
+                break;
+            }
+            a -= sa * size as isize;
+            b -= sb * size as isize;
+            index[d] = 0;
+        }
+    }
+}
+
+/// [`for_each_run2`] for one layout: `f(offset, len, step)` per run.
+pub fn for_each_run(layout: &Layout, mut f: impl FnMut(usize, usize, isize)) {
+    let zero: Strides = smallvec![0; layout.shape.len()];
+    for_each_run2(
+        &layout.shape,
+        &layout.strides,
+        layout.offset,
+        &zero,
+        0,
+        |a, _, len, step, _| f(a, len, step),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +290,29 @@ mod tests {
         assert_eq!(seen, vec![0, 3, 1, 4, 2, 5]);
         assert!(!l.is_contiguous());
         assert!(Layout::contiguous(&[2, 1, 3]).is_contiguous());
+    }
+
+    #[test]
+    fn runs_merge_uniform_dimensions_and_visit_in_row_major_order() {
+        let mut runs = vec![];
+        for_each_run(&Layout::contiguous(&[2, 1, 3]), |o, n, s| {
+            runs.push((o, n, s))
+        });
+        assert_eq!(runs, vec![(0, 6, 1)]);
+        // A (3, 1) column broadcast to (3, 4): one run per row, stride 0.
+        let column = Layout::contiguous(&[3, 1]).broadcast_to(&[3, 4]).unwrap();
+        runs.clear();
+        for_each_run(&column, |o, n, s| runs.push((o, n, s)));
+        assert_eq!(runs, vec![(0, 4, 0), (1, 4, 0), (2, 4, 0)]);
+        // Every run expands to the same offsets as the element-wise walk.
+        let t = Layout::contiguous(&[2, 3, 4])
+            .permute(&[2, 0, 1])
+            .narrow(1, 1, 1);
+        let (mut by_run, mut by_element) = (vec![], vec![]);
+        for_each_run(&t, |o, n, s| {
+            by_run.extend((0..n).map(|k| (o as isize + k as isize * s) as usize))
+        });
+        for_each_offset(&t, |o| by_element.push(o));
+        assert_eq!(by_run, by_element);
     }
 }

@@ -5,7 +5,6 @@
 //! the only mutation is [`Tensor::update_data`] on leaves, which copies on write if any other
 //! tensor (a view, a saved value of a live graph) still shares the buffer.
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -14,7 +13,7 @@ use rand_distr::{Distribution, StandardNormal, StandardUniform};
 
 use crate::autograd::hooks::PostAccumulateHook;
 use crate::autograd::{GradHook, Node};
-use crate::layout::{for_each_offset, Layout, Shape};
+use crate::layout::{Layout, Shape};
 use crate::Float;
 
 /// Unique identity of a tensor handle's target, used to key gradients during backward.
@@ -343,9 +342,7 @@ impl<T: Float> Tensor<T> {
         if layout.is_contiguous() {
             return storage[layout.offset..layout.offset + layout.numel()].to_vec();
         }
-        let mut out = Vec::with_capacity(layout.numel());
-        for_each_offset(layout, |o| out.push(storage[o]));
-        out
+        crate::kernels::gather_view(&storage, layout)
     }
 
     /// Runs `f` on the row-major elements without copying when the tensor is contiguous.
@@ -469,11 +466,5 @@ impl<T: Float> Tensor<T> {
 
     pub(crate) fn shape_vec(&self) -> Shape {
         self.0.layout.shape.clone()
-    }
-}
-
-impl<T: Float> fmt::Debug for Tensor<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
     }
 }

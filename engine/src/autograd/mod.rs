@@ -3,12 +3,14 @@
 //! - [`rules`]: the [`Op`] enum (what each node did) and, in one `match`, every backward rule.
 //! - [`backward`](mod@backward): the traversal that visits each node once in reverse
 //!   topological order and accumulates gradients.
+//! - [`dot`]: Graphviz export and node counts, for studying a graph.
 //! - this module: grad mode (`no_grad`), graph nodes, and live-node accounting.
 //!
 //! Ownership is what frees graphs: a node owns its inputs, a tensor owns the node that produced
 //! it, and nothing points back. Dropping the last handle to a loss frees its whole graph.
 
 pub mod backward;
+pub mod dot;
 pub mod hooks;
 pub mod rules;
 

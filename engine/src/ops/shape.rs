@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::autograd::{record, record_view, Op};
 use crate::kernels;
-use crate::layout::{for_each_offset2, Layout, Shape};
+use crate::layout::{Layout, Shape};
 use crate::ops::resolve_axis;
 use crate::{Float, Tensor};
 
@@ -111,27 +111,16 @@ impl<T: Float> Tensor<T> {
         if self.shape() == shape {
             return self.clone();
         }
-        let target = Layout::contiguous(shape)
+        if Layout::contiguous(shape)
             .broadcast_to(self.shape())
-            .unwrap_or_else(|| {
-                panic!(
-                    "sum_to: shape {:?} cannot be summed to shape {shape:?}",
-                    self.shape()
-                )
-            });
-        let mut out = vec![T::zero(); shape.iter().product()];
-        let data = self.to_vec();
-        let dense = Layout::contiguous(self.shape());
-        // Walk the input in row-major order; each element lands on the output position it was
-        // broadcast from (target strides are zero along summed axes).
-        for_each_offset2(
-            self.shape(),
-            &dense.strides,
-            0,
-            &target.strides,
-            0,
-            |i, j| out[j] += data[i],
-        );
+            .is_none()
+        {
+            panic!(
+                "sum_to: shape {:?} cannot be summed to shape {shape:?}",
+                self.shape()
+            );
+        }
+        let out = kernels::sum_to(&self.storage(), self.layout(), shape);
         record(
             Op::SumTo {
                 from: self.shape_vec(),
