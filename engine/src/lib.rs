@@ -33,6 +33,7 @@ pub mod random;
 pub mod tensor;
 pub mod trace;
 
+pub use autograd::tangent::{hessian, jacobian, jvp};
 pub use autograd::{backward, backward_with, grad, grad_with, no_grad, BackwardOptions};
 pub use float::Float;
 pub use tensor::Tensor;

@@ -111,7 +111,7 @@ fn check_output_grad<T: Float>(output: &Tensor<T>, output_grad: &Tensor<T>) {
 /// Tensors reachable from `root` through nodes, ordered so every tensor comes after all the
 /// tensors computed from it (reverse topological order). Iterative: deep graphs cannot overflow
 /// the stack.
-fn reverse_topological<T: Float>(root: &Tensor<T>) -> Vec<Tensor<T>> {
+pub(crate) fn reverse_topological<T: Float>(root: &Tensor<T>) -> Vec<Tensor<T>> {
     let mut order = Vec::new();
     let mut visited: HashMap<TensorId, ()> = HashMap::new();
     // (tensor, whether its inputs have been pushed)

@@ -4,6 +4,9 @@
 //! - [`backward`](mod@backward): the traversal that visits each node once in reverse
 //!   topological order and accumulates gradients.
 //! - [`dot`]: Graphviz export and node counts, for studying a graph.
+//! - [`forward`]: every forward-mode (Jacobian-vector product) rule, mirroring `rules`;
+//!   [`tangent`]: the tangent pass over a recorded graph, `jvp`, `jacobian`, `hessian`.
+//! - [`hooks`]: post-accumulate hooks and the hook semantics.
 //! - this module: grad mode (`no_grad`), graph nodes, and live-node accounting.
 //!
 //! Ownership is what frees graphs: a node owns its inputs, a tensor owns the node that produced
@@ -11,8 +14,10 @@
 
 pub mod backward;
 pub mod dot;
+pub mod forward;
 pub mod hooks;
 pub mod rules;
+pub mod tangent;
 
 use std::cell::Cell;
 use std::panic::Location;

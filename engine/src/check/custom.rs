@@ -149,7 +149,12 @@ impl fmt::Display for CustomOpReport {
     }
 }
 
-fn uniform<T: Float>(shape: &[usize], low: f64, high: f64, rng: &mut StdRng) -> Tensor<T> {
+pub(crate) fn uniform<T: Float>(
+    shape: &[usize],
+    low: f64,
+    high: f64,
+    rng: &mut StdRng,
+) -> Tensor<T> {
     let u = Tensor::<f64>::sample_uniform(shape, rng);
     let data = u
         .to_vec()
