@@ -2,7 +2,7 @@
 //! called it, and statistics of the inputs.
 
 use engine::anomaly::{catch_anomaly, detect_anomaly, is_anomaly_enabled, Phase};
-use engine::{loss, Tensor};
+use engine::Tensor;
 
 fn is_this_file(location: &std::panic::Location<'_>) -> bool {
     location.file().ends_with("anomaly.rs") && location.file().contains("tests")
