@@ -290,3 +290,32 @@ pub(crate) mod test_support {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::param_with_grad;
+    use super::*;
+    use engine::Tensor;
+
+    #[test]
+    #[should_panic(
+        expected = "Optimizer::step: gradient of shape [3, 1] for parameter W1 of shape [2, 1]"
+    )]
+    fn a_gradient_of_the_wrong_shape_names_the_parameter_and_both_shapes() {
+        let p = param_with_grad("W1", &[1.0, 2.0], &[1.0, 2.0, 3.0]);
+        Gd::new(0.1).step(std::slice::from_ref(&p));
+    }
+
+    #[test]
+    fn a_gradient_sharing_the_parameters_buffer_is_read_before_the_update() {
+        // The gradient is read in place while the values are written: with dW = W (the same
+        // buffer), every element must see its own pre-update value and the decay term too.
+        // Dyadic numbers, so the expected values are exact: g = W + 0.5 W, W := W - 0.5 g.
+        let w = Tensor::<f64>::from_vec(vec![2.0, -4.0, 8.0], &[3, 1]).requires_grad();
+        w.set_grad(Some(w.detach()));
+        let params = [Param::weight("W1", w.clone())];
+        Gd::new(0.5).with_weight_decay(0.5).step(&params);
+        assert_eq!(w.to_vec(), [0.5, -1.0, 2.0]);
+        assert_eq!(w.grad().unwrap().to_vec(), [2.0, -4.0, 8.0]);
+    }
+}
