@@ -1,4 +1,6 @@
-//! A chain of modules applied in order, with the seeds' parameter numbering.
+//! A chain of modules applied in order, with the seeds' parameter numbering (`W1`, `b1`, `W2`,
+//! ...), so that parameter names, checkpoints and gradient reports use the keys of the course's
+//! parameter dictionaries.
 
 use std::fmt::Write;
 
