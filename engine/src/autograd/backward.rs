@@ -167,6 +167,7 @@ fn run<T: Float>(
             captured.insert(t.id(), g.clone());
         }
         let Some(node) = t.node() else {
+            crate::trace::record_visit(&t, &g, None);
             if accumulate && t.requires_grad_flag() {
                 accumulate_grad(&t, g);
                 crate::autograd::hooks::run_post_accumulate_hooks(&t);
@@ -181,6 +182,7 @@ fn run<T: Float>(
             backward_rule(&node.op, &node.inputs, &t, &g)
         };
         crate::anomaly::check_backward(node, &g, &input_grads);
+        crate::trace::record_visit(&t, &g, Some(&input_grads));
         for (input, ig) in node.inputs.iter().zip(input_grads) {
             let Some(ig) = ig else { continue };
             debug_assert_eq!(
