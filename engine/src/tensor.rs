@@ -377,6 +377,25 @@ impl<T: Float> Tensor<T> {
         data.chunks(c).map(<[T]>::to_vec).collect()
     }
 
+    /// A 3-D tensor's blocks as nested vectors.
+    #[track_caller]
+    pub fn to_vec3(&self) -> Vec<Vec<Vec<T>>> {
+        assert!(
+            self.ndim() == 3,
+            "to_vec3: needs a 3-D tensor, got shape {:?}",
+            self.shape()
+        );
+        let (b, r, c) = (self.shape()[0], self.shape()[1], self.shape()[2]);
+        let data = self.to_vec();
+        (0..b)
+            .map(|i| {
+                (0..r)
+                    .map(|j| data[(i * r + j) * c..(i * r + j + 1) * c].to_vec())
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The value of a one-element tensor.
     #[track_caller]
     pub fn item(&self) -> T {
