@@ -12,20 +12,28 @@
 //! - [`autograd`]: the graph, `backward`, and in [`autograd::rules`] every backward rule.
 //! - [`gradcheck`]: numerical gradients and the relative-difference report.
 //! - [`anomaly`]: NaN/Inf detection that names the operation and the caller's line.
+//! - [`check`]: the three-way gradient check (autodiff, hand-written, numerical) per named
+//!   parameter, and checks of user-defined ops.
+//! - [`trace`]: a node-by-node account of a backward pass; [`memory`]: what graphs hold, and
+//!   a leak check for training loops.
 //! - [`random`]: the [`random::Sampler`] trait behind every random draw (initializers, dropout).
 
 pub mod anomaly;
 pub mod autograd;
+pub mod check;
 mod display;
 pub mod float;
 pub mod gradcheck;
 mod kernels;
 pub mod layout;
 pub mod loss;
+pub mod memory;
 pub mod ops;
 pub mod random;
 pub mod tensor;
+pub mod trace;
 
+pub use autograd::tangent::{hessian, jacobian, jvp};
 pub use autograd::{backward, backward_with, grad, grad_with, no_grad, BackwardOptions};
 pub use float::Float;
 pub use tensor::Tensor;

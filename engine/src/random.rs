@@ -5,6 +5,12 @@
 //! Why a trait of our own: NumPy's legacy `randn` (polar method with a cached second value) is
 //! not what `rand_distr::StandardNormal` computes, so "the next normal draw" must be a method of
 //! the generator, not a distribution applied to raw bits.
+//!
+//! [`NumpyRng`] (in [`numpy`]) is that generator: NumPy's legacy global stream, bit for bit.
+
+pub mod numpy;
+
+pub use numpy::NumpyRng;
 
 use rand::RngCore;
 use rand_distr::{Distribution, StandardNormal, StandardUniform};

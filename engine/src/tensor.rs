@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal, StandardUniform};
 
+use crate::autograd::hooks::PostAccumulateHook;
 use crate::autograd::{GradHook, Node};
 use crate::layout::{Layout, Shape};
 use crate::Float;
@@ -40,6 +41,7 @@ pub(crate) struct Inner<T: Float> {
     /// Bumped by every in-place update, so backward can tell that a recorded input changed.
     pub(crate) version: AtomicU64,
     pub(crate) hooks: Mutex<Vec<GradHook<T>>>,
+    pub(crate) post_accumulate_hooks: Mutex<Vec<PostAccumulateHook<T>>>,
     pub(crate) name: Mutex<Option<Arc<str>>>,
 }
 
@@ -62,6 +64,7 @@ impl<T: Float> Tensor<T> {
             retains_grad: AtomicBool::new(false),
             version: AtomicU64::new(0),
             hooks: Mutex::new(Vec::new()),
+            post_accumulate_hooks: Mutex::new(Vec::new()),
             name: Mutex::new(None),
         }))
     }
@@ -427,6 +430,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A dense row-major copy (or this tensor if it already is one), recorded in the graph.
+    #[track_caller]
     pub fn contiguous(&self) -> Tensor<T> {
         if self.is_contiguous() && self.0.layout.offset == 0 && self.storage().len() == self.numel()
         {

@@ -1,13 +1,24 @@
 //! The reverse-mode traversal: orders the graph once, visits every node exactly once from the
 //! output back to the leaves, and sums the gradients of tensors used more than once.
 //!
-//! Accumulation semantics (what users can rely on):
-//! - [`backward`] *adds* into each leaf's [`Tensor::grad`]; a second backward on a new graph adds
-//!   again, so clear with [`Tensor::zero_grad`] between steps (optimizers do).
-//! - Non-leaf tensors keep no gradient unless [`Tensor::retain_grad`] was called before backward;
-//!   then theirs is stored too (and overwritten, not added, by the next backward).
-//! - [`grad`] returns gradients for chosen tensors and leaves every `.grad` untouched.
-//! - The graph is not consumed: backward can run again on the same output.
+//! # Accumulation semantics (what users can rely on)
+//!
+//! - **`.grad` is a running sum.** [`backward`] *adds* `d output / d t` into the [`Tensor::grad`]
+//!   of every leaf `t` that requires gradients. A second `backward` (on a new graph, or again on
+//!   the same one: the graph is not consumed) adds again, so calling it twice on the same loss
+//!   doubles the gradients. Clear between steps with [`Tensor::zero_grad`] (optimizers do).
+//! - **`zero_grad` clears one tensor**: it resets that tensor's `.grad` to `None` (not to a zero
+//!   tensor); the next backward starts the sum afresh. It touches no other tensor and no graph.
+//! - **Intermediate (non-leaf) tensors store nothing** by default: their gradient flows through
+//!   and is dropped. After [`Tensor::retain_grad`] (called before backward) a non-leaf's `.grad`
+//!   follows the leaf rule above: it is added into, until `zero_grad`. Intermediate gradients are
+//!   also available without storing anything through [`grad`] with the intermediate among its
+//!   inputs, or observed with [`Tensor::register_hook`].
+//! - **[`grad`] stores nothing**: it returns the gradients of the tensors asked for and leaves
+//!   every `.grad` untouched (post-accumulate hooks do not run; gradient hooks do).
+//! - **Hooks**: a gradient hook's replacement is what is stored and propagated; post-accumulate
+//!   hooks see the updated total (see [`hooks`](super::hooks)).
+//! - Tensors that do not require gradients (data, constants) never receive one.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -124,7 +135,7 @@ fn check_output_grad<T: Float>(output: &Tensor<T>, output_grad: &Tensor<T>) {
 /// Tensors reachable from `root` through nodes, ordered so every tensor comes after all the
 /// tensors computed from it (reverse topological order). Iterative: deep graphs cannot overflow
 /// the stack.
-fn reverse_topological<T: Float>(root: &Tensor<T>) -> Vec<Tensor<T>> {
+pub(crate) fn reverse_topological<T: Float>(root: &Tensor<T>) -> Vec<Tensor<T>> {
     let mut order = Vec::new();
     let mut visited: IdMap<()> = IdMap::default();
     // (tensor, whether its inputs have been pushed)
@@ -180,21 +191,23 @@ fn run<T: Float>(
             captured.insert(t.id(), g.clone());
         }
         let Some(node) = t.node() else {
+            crate::trace::record_visit(&t, &g, None);
             if accumulate && t.requires_grad_flag() {
-                let mut slot = t.0.grad.lock().unwrap();
-                *slot = Some(match slot.take() {
-                    Some(previous) => &previous + &g,
-                    None => g,
-                });
+                accumulate_grad(&t, g);
+                crate::autograd::hooks::run_post_accumulate_hooks(&t);
             }
             continue;
         };
         if accumulate && t.0.retains_grad.load(std::sync::atomic::Ordering::Relaxed) {
-            t.set_grad(Some(g.clone()));
+            accumulate_grad(&t, g.clone());
         }
         node.check_inputs_unmodified();
-        let input_grads = backward_rule(&node.op, &node.inputs, &t, &g);
-        crate::anomaly::check_backward(node, &input_grads);
+        let input_grads = {
+            let _rule = crate::anomaly::backward_rule_scope();
+            backward_rule(&node.op, &node.inputs, &t, &g)
+        };
+        crate::anomaly::check_backward(node, &g, &input_grads);
+        crate::trace::record_visit(&t, &g, Some(&input_grads));
         for (input, ig) in node.inputs.iter().zip(input_grads) {
             let Some(ig) = ig else { continue };
             debug_assert_eq!(
@@ -210,4 +223,13 @@ fn run<T: Float>(
         }
     }
     captured
+}
+
+/// `t.grad += g` (or `t.grad = g` when empty). The lock is released before hooks run.
+fn accumulate_grad<T: Float>(t: &Tensor<T>, g: Tensor<T>) {
+    let mut slot = t.0.grad.lock().unwrap();
+    *slot = Some(match slot.take() {
+        Some(previous) => &previous + &g,
+        None => g,
+    });
 }

@@ -4,6 +4,9 @@
 //! - [`backward`](mod@backward): the traversal that visits each node once in reverse
 //!   topological order and accumulates gradients.
 //! - [`dot`]: Graphviz export and node counts, for studying a graph.
+//! - [`forward`]: every forward-mode (Jacobian-vector product) rule, mirroring `rules`;
+//!   [`tangent`]: the tangent pass over a recorded graph, `jvp`, `jacobian`, `hessian`.
+//! - [`hooks`]: post-accumulate hooks and the hook semantics.
 //! - this module: grad mode (`no_grad`), graph nodes, and live-node accounting.
 //!
 //! Ownership is what frees graphs: a node owns its inputs, a tensor owns the node that produced
@@ -11,7 +14,10 @@
 
 pub mod backward;
 pub mod dot;
+pub mod forward;
+pub mod hooks;
 pub mod rules;
+pub mod tangent;
 
 use std::cell::Cell;
 use std::panic::Location;
@@ -75,7 +81,8 @@ pub struct GraphStats {
 pub struct GraphMemory {
     /// Graph nodes alive (created on this thread, not yet freed).
     pub live_nodes: usize,
-    /// Bytes of the buffers produced by those nodes and kept alive with them.
+    /// Bytes of the buffers those nodes produced and keep alive (views of an input's buffer
+    /// count nothing: they hold no memory of their own).
     pub live_bytes: usize,
 }
 
@@ -189,7 +196,13 @@ pub(crate) fn record_view<T: Float>(
     if !tracked {
         return Tensor::from_parts(storage, layout, None);
     }
-    let bytes = storage.len() * std::mem::size_of::<T>();
+    // A view shares its input's buffer, which the node keeps alive anyway: it adds no bytes.
+    let is_view = inputs.iter().any(|t| Arc::ptr_eq(&t.storage(), &storage));
+    let bytes = if is_view {
+        0
+    } else {
+        storage.len() * std::mem::size_of::<T>()
+    };
     let stats = STATS.with(Arc::clone);
     stats.nodes.fetch_add(1, Ordering::Relaxed);
     stats.bytes.fetch_add(bytes, Ordering::Relaxed);

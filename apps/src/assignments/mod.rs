@@ -1,0 +1,154 @@
+//! One module per assignment. Each has a `run` that the binary calls with the parsed command
+//! line, and smaller functions (one training run, one check) that tests call with shortened
+//! iteration counts.
+
+pub mod batchnorm;
+pub mod gradcheck;
+pub mod init;
+pub mod mnist;
+pub mod optimization;
+pub mod regularization;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use engine::Tensor;
+
+use crate::net::{self, Mlp};
+use crate::plot;
+use crate::report::{Reporter, RunReport};
+use crate::train::Trained;
+
+/// An error an app reports to the user (bad data file, unwritable output folder).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppError(pub String);
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl From<plot::PlotError> for AppError {
+    fn from(e: plot::PlotError) -> Self {
+        AppError(e.0)
+    }
+}
+
+/// What every app needs besides its own arguments.
+#[derive(Debug)]
+pub struct Context {
+    /// Where results go.
+    pub reporter: Reporter,
+    /// Folder for plots, if any.
+    pub out: Option<PathBuf>,
+    /// Overrides the seeds' reporting cadence.
+    pub print_every: Option<u64>,
+}
+
+impl Context {
+    /// A context that prints nothing and plots nothing (tests).
+    pub fn silent() -> Self {
+        Context {
+            reporter: Reporter::silent(),
+            out: None,
+            print_every: None,
+        }
+    }
+
+    /// The plot folder, created if needed.
+    pub fn out_dir(&self) -> Result<Option<&Path>, AppError> {
+        match &self.out {
+            None => Ok(None),
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    AppError(format!("creating output folder {}: {e}", dir.display()))
+                })?;
+                Ok(Some(dir.as_path()))
+            }
+        }
+    }
+}
+
+/// A labelled data set split into training and (optionally) test examples; examples are
+/// columns, targets `(1, m)` labels or `(classes, m)` one-hot.
+#[derive(Clone, Debug)]
+pub struct Data {
+    /// Training inputs.
+    pub x: Tensor<f64>,
+    /// Training targets.
+    pub y: Tensor<f64>,
+    /// Test inputs and targets.
+    pub test: Option<(Tensor<f64>, Tensor<f64>)>,
+}
+
+/// Assembles a run's report, writing its plots (cost curve, and the decision boundary when
+/// the inputs are 2-D) into the context's folder.
+pub fn finish_run(
+    ctx: &Context,
+    run: &str,
+    unit: &'static str,
+    trained: Trained,
+    net: &Mlp,
+    data: &Data,
+    started: Instant,
+) -> Result<RunReport, AppError> {
+    let train_acc = net::accuracy(&net.predict(&data.x), &net::labels_of(&data.y));
+    let test_acc = data
+        .test
+        .as_ref()
+        .map(|(x, y)| net::accuracy(&net.predict(x), &net::labels_of(y)));
+    let mut plots = vec![];
+    if let Some(dir) = ctx.out_dir()? {
+        let points: Vec<(f64, f64)> = trained
+            .cost_at
+            .iter()
+            .zip(&trained.costs)
+            .map(|(&i, &c)| (i as f64, c))
+            .collect();
+        let path = dir.join(format!("{run}-cost.svg"));
+        plot::cost_curves(
+            &path,
+            &format!("{run}: cost"),
+            unit,
+            &[plot::Series {
+                label: run,
+                points: &points,
+            }],
+        )?;
+        plots.push(path.display().to_string());
+        if data.x.shape()[0] == 2 {
+            let path = dir.join(format!("{run}-boundary.svg"));
+            let xs = data.x.to_vec();
+            let m = data.x.shape()[1];
+            let pts: Vec<(f64, f64)> = (0..m).map(|j| (xs[j], xs[m + j])).collect();
+            let classify = |grid: &[(f64, f64)]| {
+                let mut g = Vec::with_capacity(2 * grid.len());
+                g.extend(grid.iter().map(|p| p.0));
+                g.extend(grid.iter().map(|p| p.1));
+                net.predict(&Tensor::from_vec(g, &[2, grid.len()]))
+            };
+            plot::decision_boundary(
+                &path,
+                &format!("{run}: decision boundary"),
+                &pts,
+                &net::labels_of(&data.y),
+                &classify,
+            )?;
+            plots.push(path.display().to_string());
+        }
+    }
+    Ok(RunReport {
+        run: run.to_string(),
+        unit,
+        cost_at: trained.cost_at,
+        costs: trained.costs,
+        train_acc,
+        test_acc,
+        checks: trained.checks,
+        plots,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,295 @@
+//! What a run reports and how it is printed: human-readable lines in the seeds' wording by
+//! default, one JSON object per run (JSON Lines) with `--json`.
+//!
+//! Standard output carries only results, so `apps ... --json | jq` works; progress lines for
+//! long runs go to standard error, and only when it is a terminal (or in text mode, where the
+//! seed's "Cost after iteration i" lines are the progress).
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// One component where two gradients disagree most.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorstComponent {
+    /// Parameter name (`W1`, `b2`, ...).
+    pub param: String,
+    /// Index of the component within the parameter.
+    pub index: Vec<usize>,
+    /// The autodiff value.
+    pub autodiff: f64,
+    /// The reference value (hand-derived or numerical).
+    pub reference: f64,
+}
+
+/// Autodiff gradients compared with the hand-derived backprop and with numerical gradients at
+/// one iteration of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AutodiffCheck {
+    /// The iteration (or, for mini-batch runs, the epoch) the parameters were taken at.
+    pub iteration: u64,
+    /// ‖autodiff gradient‖₂ over all parameters: when it is at rounding level (the zero
+    /// initialization's symmetric network), relative differences compare noise with noise.
+    pub grad_norm: f64,
+    /// Relative difference (6.57) autodiff vs the seed's hand-derived backprop (NaN, printed
+    /// as JSON `null`, where there is no hand-derived version: the batch-norm network).
+    pub vs_hand: f64,
+    /// Largest absolute difference autodiff vs hand-derived.
+    pub max_abs_vs_hand: f64,
+    /// Relative difference (6.57) autodiff vs central differences.
+    pub vs_numerical: f64,
+    /// Per-parameter relative difference autodiff vs numerical, in parameter order.
+    pub per_param_vs_numerical: Vec<(String, f64)>,
+    /// Hidden pre-activations within 1e-6 of a ReLU kink (most often exactly 0: an example
+    /// whose previous layer is all zeros). Perturbing a parameter by ε can cross a kink, where
+    /// central differences average the two one-sided slopes: the numerical comparison is then
+    /// off by design, not because of autodiff.
+    pub near_kinks: usize,
+    /// The components where autodiff and numerical gradients disagree most.
+    pub worst_vs_numerical: Vec<WorstComponent>,
+}
+
+/// The result of one training run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunReport {
+    /// Name of the run, e.g. `init-he` or `reg-book-l2=0.1-keep=1`.
+    pub run: String,
+    /// `iteration` or `epoch`: what `cost_at` counts.
+    pub unit: &'static str,
+    /// The iterations (or epochs) the costs were reported at.
+    pub cost_at: Vec<u64>,
+    /// Every reported cost, in order.
+    pub costs: Vec<f64>,
+    /// Accuracy on the training set, as the course's `predict` computes it.
+    pub train_acc: f64,
+    /// Accuracy on the test set, where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_acc: Option<f64>,
+    /// Autodiff checks at the first and the last iteration.
+    pub checks: Vec<AutodiffCheck>,
+    /// Plots written for this run.
+    pub plots: Vec<String>,
+    /// Wall time of the run in seconds.
+    pub seconds: f64,
+}
+
+/// Where results and progress go.
+#[derive(Debug)]
+pub struct Reporter {
+    json: bool,
+    quiet: bool,
+    progress_to_stderr: bool,
+}
+
+impl Reporter {
+    /// A reporter printing JSON Lines (`json`) or text; `quiet` silences progress lines.
+    pub fn new(json: bool, quiet: bool) -> Self {
+        Reporter {
+            json,
+            quiet,
+            progress_to_stderr: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A reporter that prints nothing at all (library use and tests).
+    pub fn silent() -> Self {
+        Reporter {
+            json: true,
+            quiet: true,
+            progress_to_stderr: false,
+        }
+    }
+
+    /// Whether results are printed as JSON.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// A result line for text mode (ignored in JSON mode, where the run's object says it all).
+    pub fn line(&self, text: &str) {
+        if !self.json {
+            println!("{text}");
+        }
+    }
+
+    /// A cost reported during training, in the seed's words.
+    pub fn cost(&self, unit: &str, at: u64, cost: f64) {
+        if self.json {
+            self.progress(&format!("cost after {unit} {at}: {cost}"));
+        } else {
+            println!("Cost after {unit} {at}: {cost}");
+        }
+    }
+
+    /// A progress line: to standard error when it is a terminal in JSON mode; to standard
+    /// output in text mode. Never printed with `--quiet`.
+    pub fn progress(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        if !self.json {
+            println!("{text}");
+        } else if self.progress_to_stderr {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Prints any serializable result: one JSON line, or its text form.
+    pub fn emit<R: Serialize>(&self, value: &R, text: impl FnOnce() -> String) {
+        if self.json {
+            let line = serde_json::to_string(value).expect("reports serialize to JSON");
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`apps ... | head`) is not an error worth a panic.
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        } else {
+            println!("{}", text());
+        }
+    }
+
+    /// Prints a finished run.
+    pub fn run(&self, report: &RunReport) {
+        self.emit(report, || summary(report));
+    }
+}
+
+/// The text form of a finished run.
+pub fn summary(r: &RunReport) -> String {
+    let mut s = format!("{}: train accuracy {}", r.run, r.train_acc);
+    if let Some(t) = r.test_acc {
+        s += &format!(", test accuracy {t}");
+    }
+    s += &format!(" ({:.2} s)", r.seconds);
+    for c in &r.checks {
+        s += &format!("\n  {}", check_line(c));
+    }
+    for p in &r.plots {
+        s += &format!("\n  wrote {p}");
+    }
+    s
+}
+
+/// Below this gradient norm the gradients are rounding noise (e.g. a zero-initialized network,
+/// whose every gradient vanishes by symmetry) and relative differences say nothing.
+pub const NEGLIGIBLE_GRADIENT: f64 = 1e-12;
+
+/// One line describing an autodiff check.
+pub fn check_line(c: &AutodiffCheck) -> String {
+    if c.grad_norm < NEGLIGIBLE_GRADIENT {
+        format!(
+            "autodiff at update {}: gradients vanish (norm {:.1e}); max |autodiff - hand-derived| {:.1e}",
+            c.iteration, c.grad_norm, c.max_abs_vs_hand
+        )
+    } else {
+        let mut s = if c.vs_hand.is_nan() {
+            format!(
+                "autodiff at update {}: relative difference vs numerical {:.2e}",
+                c.iteration, c.vs_numerical
+            )
+        } else {
+            format!(
+                "autodiff at update {}: relative difference vs hand-derived backprop {:.2e}, vs numerical {:.2e}",
+                c.iteration, c.vs_hand, c.vs_numerical
+            )
+        };
+        if c.near_kinks > 0 {
+            let worst = c
+                .per_param_vs_numerical
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(String::new(), |(n, d)| format!("; worst {n}: {d:.2e}"));
+            s += &format!(
+                " ({} hidden pre-activations at a ReLU kink, where central differences average \
+                 two slopes{worst})",
+                c.near_kinks
+            );
+        }
+        s
+    }
+}
+
+/// Rate-limited progress for long loops ("epoch 37/100"), at most one line per `every`.
+#[derive(Debug)]
+pub struct Progress {
+    last: Instant,
+    every: Duration,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            last: Instant::now(),
+            every: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Progress {
+    /// Calls `report` with a line when `every` has passed since the last one.
+    pub fn tick(&mut self, reporter: &Reporter, line: impl FnOnce() -> String) {
+        if self.last.elapsed() >= self.every {
+            self.last = Instant::now();
+            reporter.progress(&line());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> RunReport {
+        RunReport {
+            run: "init-he".into(),
+            unit: "iteration",
+            cost_at: vec![0, 1000],
+            costs: vec![0.88, 0.68],
+            train_acc: 0.99,
+            test_acc: None,
+            checks: vec![AutodiffCheck {
+                iteration: 0,
+                grad_norm: 0.3,
+                vs_hand: 1e-16,
+                max_abs_vs_hand: 1e-17,
+                near_kinks: 0,
+                vs_numerical: 1e-9,
+                per_param_vs_numerical: vec![("W1".into(), 1e-9)],
+                worst_vs_numerical: vec![WorstComponent {
+                    param: "b2".into(),
+                    index: vec![1, 0],
+                    autodiff: 0.5,
+                    reference: 0.5000001,
+                }],
+            }],
+            plots: vec![],
+            seconds: 1.5,
+        }
+    }
+
+    #[test]
+    fn json_has_the_documented_fields_and_omits_a_missing_test_set() {
+        let v: serde_json::Value = serde_json::to_value(sample()).unwrap();
+        assert_eq!(v["run"], "init-he");
+        assert_eq!(v["costs"], serde_json::json!([0.88, 0.68]));
+        assert_eq!(v["train_acc"], 0.99);
+        assert!(v.get("test_acc").is_none());
+        assert_eq!(v["checks"][0]["worst_vs_numerical"][0]["param"], "b2");
+        assert_eq!(v["checks"][0]["per_param_vs_numerical"][0][0], "W1");
+        let mut with_test = sample();
+        with_test.test_acc = Some(0.96);
+        let v = serde_json::to_value(with_test).unwrap();
+        assert_eq!(v["test_acc"], 0.96);
+        // One line: JSON Lines.
+        assert!(!serde_json::to_string(&sample()).unwrap().contains('\n'));
+    }
+
+    #[test]
+    fn summary_names_the_run_and_its_accuracies() {
+        let mut r = sample();
+        r.test_acc = Some(0.96);
+        let s = summary(&r);
+        assert!(s.starts_with("init-he: train accuracy 0.99, test accuracy 0.96"));
+        assert!(s.contains("vs hand-derived backprop 1.00e-16"), "{s}");
+    }
+}

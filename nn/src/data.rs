@@ -1,0 +1,690 @@
+//! Data utilities, columns being examples throughout: mini-batches shuffled every epoch
+//! (section 6.5.2), standardization fitted on the training set (6.30), stratified
+//! train/validation/test splits (6.2.2) and k-fold cross-validation (6.2.3).
+//!
+//! Splits and folds are index lists: select the columns with [`take_columns`].
+
+use std::collections::BTreeMap;
+
+use engine::random::Sampler;
+use engine::{Float, Tensor};
+
+/// The columns `indices` of `x` (shape `(n, m)`), in that order: NumPy's `X[:, indices]`.
+#[track_caller]
+pub fn take_columns<T: Float>(x: &Tensor<T>, indices: &[usize]) -> Tensor<T> {
+    assert!(
+        x.ndim() == 2,
+        "take_columns: needs a matrix (examples are columns), got shape {:?}",
+        x.shape()
+    );
+    x.index_select(1, indices)
+}
+
+/// One-hot encoding `(classes, m)` of class labels (the course's `np.eye(classes)[labels].T`).
+#[track_caller]
+pub fn one_hot<T: Float>(labels: &[usize], classes: usize) -> Tensor<T> {
+    let m = labels.len();
+    let mut data = vec![T::zero(); classes * m];
+    for (i, &c) in labels.iter().enumerate() {
+        assert!(
+            c < classes,
+            "one_hot: label {c} of example {i} out of range for {classes} classes"
+        );
+        data[c * m + i] = T::one();
+    }
+    Tensor::from_vec(data, &[classes, m])
+}
+
+/// One mini-batch: its columns of `X` and `Y`, and which examples they are.
+#[derive(Clone, Debug)]
+pub struct Batch<T: Float> {
+    /// `X{t}`, shape `(n_features, batch)`.
+    pub x: Tensor<T>,
+    /// `Y{t}`, shape `(n_outputs, batch)`.
+    pub y: Tensor<T>,
+    /// The example indices (columns of the full data) in this batch, in order.
+    pub indices: Vec<usize>,
+}
+
+/// A data set split into mini-batches of `batch_size` examples, the last batch keeping the
+/// remainder (section 6.5.2 and the seed's `random_mini_batches`).
+///
+/// ```
+/// use engine::Tensor;
+/// use nn::data::MiniBatches;
+/// use rand::SeedableRng;
+///
+/// let x = Tensor::<f64>::from_vec((0..20).map(f64::from).collect(), &[2, 10]);
+/// let y = Tensor::<f64>::from_vec((0..10).map(f64::from).collect(), &[1, 10]);
+/// let data = MiniBatches::new(x, y, 4);
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let sizes: Vec<usize> = data.shuffled(&mut rng).map(|b| b.indices.len()).collect();
+/// assert_eq!(sizes, [4, 4, 2]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct MiniBatches<T: Float> {
+    x: Tensor<T>,
+    y: Tensor<T>,
+    batch_size: usize,
+}
+
+impl<T: Float> MiniBatches<T> {
+    /// Batches of `batch_size` columns of `x` `(n_features, m)` and `y` `(n_outputs, m)`.
+    #[track_caller]
+    pub fn new(x: Tensor<T>, y: Tensor<T>, batch_size: usize) -> Self {
+        assert!(
+            x.ndim() == 2 && y.ndim() == 2 && x.shape()[1] == y.shape()[1],
+            "MiniBatches::new: X {:?} and Y {:?} must be matrices with the same number of \
+             columns (examples)",
+            x.shape(),
+            y.shape()
+        );
+        assert!(
+            batch_size > 0,
+            "MiniBatches::new: batch_size must be positive"
+        );
+        MiniBatches { x, y, batch_size }
+    }
+
+    /// Number of examples `m`.
+    pub fn num_examples(&self) -> usize {
+        self.x.shape()[1]
+    }
+
+    /// Examples per full batch.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Batches per epoch: `ceil(m / batch_size)`.
+    pub fn num_batches(&self) -> usize {
+        self.num_examples().div_ceil(self.batch_size)
+    }
+
+    /// All of `X`.
+    pub fn x(&self) -> &Tensor<T> {
+        &self.x
+    }
+
+    /// All of `Y`.
+    pub fn y(&self) -> &Tensor<T> {
+        &self.y
+    }
+
+    /// One epoch in the order of `sampler.permutation(m)`: the seed's
+    /// `permutation = list(np.random.permutation(m))` followed by slicing.
+    pub fn shuffled<S: Sampler + ?Sized>(&self, sampler: &mut S) -> Epoch<'_, T> {
+        let order = sampler.permutation(self.num_examples());
+        self.with_order(order)
+    }
+
+    /// One epoch in a given order, which must be a permutation of `0..m`.
+    #[track_caller]
+    pub fn with_permutation(&self, permutation: &[usize]) -> Epoch<'_, T> {
+        let m = self.num_examples();
+        let mut seen = vec![false; m];
+        let valid = permutation.len() == m
+            && permutation
+                .iter()
+                .all(|&i| i < m && !std::mem::replace(&mut seen[i], true));
+        assert!(
+            valid,
+            "MiniBatches::with_permutation: not a permutation of 0..{m} (length {})",
+            permutation.len()
+        );
+        self.with_order(permutation.to_vec())
+    }
+
+    /// One epoch without shuffling.
+    pub fn in_order(&self) -> Epoch<'_, T> {
+        self.with_order((0..self.num_examples()).collect())
+    }
+
+    fn with_order(&self, order: Vec<usize>) -> Epoch<'_, T> {
+        Epoch {
+            data: self,
+            order,
+            next: 0,
+        }
+    }
+}
+
+/// The batches of one epoch, built as they are requested.
+pub struct Epoch<'a, T: Float> {
+    data: &'a MiniBatches<T>,
+    order: Vec<usize>,
+    next: usize,
+}
+
+impl<T: Float> Epoch<'_, T> {
+    /// The order of the examples in this epoch.
+    pub fn order(&self) -> &[usize] {
+        &self.order
+    }
+}
+
+impl<T: Float> Iterator for Epoch<'_, T> {
+    type Item = Batch<T>;
+
+    fn next(&mut self) -> Option<Batch<T>> {
+        if self.next >= self.order.len() {
+            return None;
+        }
+        let end = (self.next + self.data.batch_size).min(self.order.len());
+        let indices = self.order[self.next..end].to_vec();
+        self.next = end;
+        Some(Batch {
+            x: take_columns(&self.data.x, &indices),
+            y: take_columns(&self.data.y, &indices),
+            indices,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.order.len() - self.next).div_ceil(self.data.batch_size);
+        (left, Some(left))
+    }
+}
+
+impl<T: Float> ExactSizeIterator for Epoch<'_, T> {}
+
+/// Per-feature standardization (6.30): `z = (x - μ) / s` with the mean (6.30b) and the
+/// population standard deviation (6.30c) of each feature (row) over the training examples.
+/// Fit on the training set only, then apply the same `μ` and `s` to validation and test data.
+///
+/// Features with `s = 0` (constant on the training set) are only centred (divided by 1).
+///
+/// ```
+/// use engine::Tensor;
+/// use nn::data::Standardizer;
+/// let train = Tensor::<f64>::from_vec2(vec![vec![1.0, 3.0], vec![10.0, 10.0]]);
+/// let st = Standardizer::fit(&train);
+/// assert_eq!(st.transform(&train).to_vec2(), vec![vec![-1.0, 1.0], vec![0.0, 0.0]]);
+/// let test = Tensor::<f64>::from_vec2(vec![vec![5.0], vec![11.0]]);
+/// assert_eq!(st.transform(&test).to_vec(), [3.0, 1.0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Standardizer<T: Float> {
+    /// `μ`, shape `(n_features, 1)`.
+    pub mean: Tensor<T>,
+    /// `s`, shape `(n_features, 1)` (1 where the feature was constant).
+    pub scale: Tensor<T>,
+}
+
+impl<T: Float> Standardizer<T> {
+    /// Fits `μ` and `s` on `x` `(n_features, m)`.
+    #[track_caller]
+    pub fn fit(x: &Tensor<T>) -> Self {
+        assert!(
+            x.ndim() == 2 && x.shape()[1] > 0,
+            "Standardizer::fit: needs a (n_features, m) matrix with m > 0, got shape {:?}",
+            x.shape()
+        );
+        let (n, m) = (x.shape()[0], x.shape()[1]);
+        let rows = x.to_vec2();
+        let mut mean = Vec::with_capacity(n);
+        let mut scale = Vec::with_capacity(n);
+        for row in &rows {
+            let mu = row.iter().fold(0.0, |a, v| a + v.as_f64()) / m as f64;
+            let var = row
+                .iter()
+                .fold(0.0, |a, v| a + (v.as_f64() - mu) * (v.as_f64() - mu))
+                / m as f64;
+            let s = var.sqrt();
+            mean.push(T::from_f64(mu));
+            scale.push(T::from_f64(if s > 0.0 { s } else { 1.0 }));
+        }
+        Standardizer {
+            mean: Tensor::from_vec(mean, &[n, 1]),
+            scale: Tensor::from_vec(scale, &[n, 1]),
+        }
+    }
+
+    /// `(x - μ) / s` for data with the fitted number of features.
+    #[track_caller]
+    pub fn transform(&self, x: &Tensor<T>) -> Tensor<T> {
+        self.check(x, "transform");
+        (x - &self.mean) / &self.scale
+    }
+
+    /// `z · s + μ`, undoing [`Standardizer::transform`].
+    #[track_caller]
+    pub fn inverse_transform(&self, z: &Tensor<T>) -> Tensor<T> {
+        self.check(z, "inverse_transform");
+        z * &self.scale + &self.mean
+    }
+
+    /// Fits on `x` and transforms it.
+    pub fn fit_transform(x: &Tensor<T>) -> (Self, Tensor<T>) {
+        let s = Self::fit(x);
+        let z = s.transform(x);
+        (s, z)
+    }
+
+    #[track_caller]
+    fn check(&self, x: &Tensor<T>, op: &str) {
+        assert!(
+            x.ndim() == 2 && x.shape()[0] == self.mean.shape()[0],
+            "Standardizer::{op}: fitted on {} features, got shape {:?}",
+            self.mean.shape()[0],
+            x.shape()
+        );
+    }
+}
+
+/// Example indices of a train/validation/test partition (each list ascending).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// Training examples.
+    pub train: Vec<usize>,
+    /// Validation examples.
+    pub validation: Vec<usize>,
+    /// Test examples.
+    pub test: Vec<usize>,
+}
+
+/// Stratified train/validation/test split (section 6.2.2): every class is divided in the given
+/// proportions (the rest going to test), so each part keeps the class ratios.
+///
+/// The sizes of the parts are `round(train_fraction · m)` and `round(validation_fraction · m)`
+/// (the test set takes the rest), apportioned to the classes by largest remainder; within a
+/// class, examples are assigned in the order of `sampler.permutation(n_class)`, classes taken in
+/// increasing label order.
+///
+/// ```
+/// use nn::data::train_val_test_split;
+/// use rand::SeedableRng;
+/// let labels: Vec<usize> = (0..100).map(|i| usize::from(i % 4 == 0)).collect(); // 25 % ones
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let split = train_val_test_split(&labels, 0.6, 0.2, &mut rng);
+/// assert_eq!((split.train.len(), split.validation.len(), split.test.len()), (60, 20, 20));
+/// assert_eq!(split.train.iter().filter(|&&i| labels[i] == 1).count(), 15);
+/// ```
+#[track_caller]
+pub fn train_val_test_split<S: Sampler + ?Sized>(
+    labels: &[usize],
+    train_fraction: f64,
+    validation_fraction: f64,
+    sampler: &mut S,
+) -> Split {
+    assert!(
+        train_fraction >= 0.0
+            && validation_fraction >= 0.0
+            && train_fraction + validation_fraction <= 1.0 + 1e-12,
+        "train_val_test_split: fractions {train_fraction} and {validation_fraction} must be \
+         non-negative and sum to at most 1"
+    );
+    let m = labels.len();
+    let classes = group_by_class(labels, sampler);
+    let sizes: Vec<usize> = classes.iter().map(Vec::len).collect();
+    let n_train = ((train_fraction * m as f64).round() as usize).min(m);
+    let n_val = ((validation_fraction * m as f64).round() as usize).min(m - n_train);
+    let train_quota = apportion(n_train, &sizes, &sizes);
+    let left: Vec<usize> = sizes.iter().zip(&train_quota).map(|(s, t)| s - t).collect();
+    let val_quota = apportion(n_val, &sizes, &left);
+    let mut split = Split {
+        train: Vec::with_capacity(n_train),
+        validation: Vec::with_capacity(n_val),
+        test: Vec::with_capacity(m - n_train - n_val),
+    };
+    for ((members, &t), &v) in classes.iter().zip(&train_quota).zip(&val_quota) {
+        split.train.extend_from_slice(&members[..t]);
+        split.validation.extend_from_slice(&members[t..t + v]);
+        split.test.extend_from_slice(&members[t + v..]);
+    }
+    split.train.sort_unstable();
+    split.validation.sort_unstable();
+    split.test.sort_unstable();
+    split
+}
+
+/// Unstratified train/validation/test split of `m` examples (every example in one class).
+pub fn random_split<S: Sampler + ?Sized>(
+    m: usize,
+    train_fraction: f64,
+    validation_fraction: f64,
+    sampler: &mut S,
+) -> Split {
+    train_val_test_split(&vec![0; m], train_fraction, validation_fraction, sampler)
+}
+
+/// Indices of each class (increasing label), each shuffled by `sampler.permutation`.
+fn group_by_class<S: Sampler + ?Sized>(labels: &[usize], sampler: &mut S) -> Vec<Vec<usize>> {
+    let mut by_class: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, &c) in labels.iter().enumerate() {
+        by_class.entry(c).or_default().push(i);
+    }
+    by_class
+        .into_values()
+        .map(|members| {
+            let order = sampler.permutation(members.len());
+            order.into_iter().map(|k| members[k]).collect()
+        })
+        .collect()
+}
+
+/// Splits `total` among classes in proportion to `weights` (largest remainder, ties to the
+/// earlier class), never giving a class more than its `capacity`.
+fn apportion(total: usize, weights: &[usize], capacity: &[usize]) -> Vec<usize> {
+    let sum: usize = weights.iter().sum();
+    if sum == 0 {
+        return vec![0; weights.len()];
+    }
+    let exact: Vec<f64> = weights
+        .iter()
+        .map(|&w| total as f64 * w as f64 / sum as f64)
+        .collect();
+    let mut quota: Vec<usize> = exact
+        .iter()
+        .zip(capacity)
+        .map(|(&e, &c)| (e.floor() as usize).min(c))
+        .collect();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ra, rb) = (exact[a] - exact[a].floor(), exact[b] - exact[b].floor());
+        rb.total_cmp(&ra).then(a.cmp(&b))
+    });
+    let mut missing = total.saturating_sub(quota.iter().sum());
+    // Largest remainders first; if capacities bind, keep cycling over classes with room.
+    while missing > 0 {
+        let mut progressed = false;
+        for &k in &order {
+            if missing > 0 && quota[k] < capacity[k] {
+                quota[k] += 1;
+                missing -= 1;
+                progressed = true;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    quota
+}
+
+/// One round of cross-validation: train on `train`, evaluate on `validation`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fold {
+    /// Training examples (ascending).
+    pub train: Vec<usize>,
+    /// Held-out examples (ascending).
+    pub validation: Vec<usize>,
+}
+
+/// K-fold cross-validation (section 6.2.3): the `m` examples, in the order of
+/// `sampler.permutation(m)`, are cut into `k` groups of sizes differing by at most one (the
+/// first `m mod k` are one larger); fold `i` validates on group `i` and trains on the others.
+///
+/// ```
+/// use nn::data::k_fold;
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let folds = k_fold(10, 3, &mut rng);
+/// let sizes: Vec<usize> = folds.iter().map(|f| f.validation.len()).collect();
+/// assert_eq!(sizes, [4, 3, 3]);
+/// ```
+#[track_caller]
+pub fn k_fold<S: Sampler + ?Sized>(m: usize, k: usize, sampler: &mut S) -> Vec<Fold> {
+    assert!(
+        k >= 2 && k <= m,
+        "k_fold: need 2 <= k <= m, got k = {k}, m = {m}"
+    );
+    let order = sampler.permutation(m);
+    let mut group = vec![0; m];
+    let (base, extra) = (m / k, m % k);
+    let mut start = 0;
+    for g in 0..k {
+        let len = base + usize::from(g < extra);
+        for &i in &order[start..start + len] {
+            group[i] = g;
+        }
+        start += len;
+    }
+    folds_from_groups(&group, k)
+}
+
+/// Stratified k-fold: each class, shuffled by `sampler.permutation`, is dealt to the folds in
+/// turn (continuing from class to class), so every fold keeps the class ratios and fold sizes
+/// differ by at most one.
+#[track_caller]
+pub fn stratified_k_fold<S: Sampler + ?Sized>(
+    labels: &[usize],
+    k: usize,
+    sampler: &mut S,
+) -> Vec<Fold> {
+    let m = labels.len();
+    assert!(
+        k >= 2 && k <= m,
+        "stratified_k_fold: need 2 <= k <= m, got k = {k}, m = {m}"
+    );
+    let mut group = vec![0; m];
+    let mut next = 0;
+    for members in group_by_class(labels, sampler) {
+        for i in members {
+            group[i] = next;
+            next = (next + 1) % k;
+        }
+    }
+    folds_from_groups(&group, k)
+}
+
+fn folds_from_groups(group: &[usize], k: usize) -> Vec<Fold> {
+    (0..k)
+        .map(|g| {
+            let (validation, train): (Vec<usize>, Vec<usize>) =
+                (0..group.len()).partition(|&i| group[i] == g);
+            Fold { train, validation }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// A sampler whose permutation is fixed, to check slicing against the seed's code.
+    struct FixedPermutation(Vec<usize>);
+
+    impl Sampler for FixedPermutation {
+        fn uniform(&mut self) -> f64 {
+            unreachable!()
+        }
+        fn standard_normal(&mut self) -> f64 {
+            unreachable!()
+        }
+        fn permutation(&mut self, n: usize) -> Vec<usize> {
+            assert_eq!(n, self.0.len());
+            self.0.clone()
+        }
+    }
+
+    fn data(m: usize) -> MiniBatches<f64> {
+        // X row 0 = index, row 1 = 100 + index; Y = 1000 + index.
+        let x: Vec<f64> = (0..m)
+            .map(|i| i as f64)
+            .chain((0..m).map(|i| 100.0 + i as f64))
+            .collect();
+        let y: Vec<f64> = (0..m).map(|i| 1000.0 + i as f64).collect();
+        MiniBatches::new(
+            Tensor::from_vec(x, &[2, m]),
+            Tensor::from_vec(y, &[1, m]),
+            3,
+        )
+    }
+
+    #[test]
+    fn batches_slice_the_permuted_columns_and_keep_the_remainder() {
+        // Seed's random_mini_batches with permutation [4, 0, 6, 2, 5, 1, 3], batch 3:
+        // columns [4, 0, 6], [2, 5, 1], [3].
+        let d = data(7);
+        let batches: Vec<Batch<f64>> = d
+            .shuffled(&mut FixedPermutation(vec![4, 0, 6, 2, 5, 1, 3]))
+            .collect();
+        assert_eq!(batches.len(), 3);
+        assert_eq!(d.num_batches(), 3);
+        assert_eq!(
+            batches[0].x.to_vec2(),
+            vec![vec![4.0, 0.0, 6.0], vec![104.0, 100.0, 106.0]]
+        );
+        assert_eq!(batches[1].y.to_vec(), [1002.0, 1005.0, 1001.0]);
+        assert_eq!(batches[2].x.to_vec(), [3.0, 103.0]);
+        assert_eq!(batches[2].indices, [3]);
+        let same: Vec<Vec<usize>> = d
+            .with_permutation(&[4, 0, 6, 2, 5, 1, 3])
+            .map(|b| b.indices)
+            .collect();
+        assert_eq!(same, [vec![4, 0, 6], vec![2, 5, 1], vec![3]]);
+    }
+
+    #[test]
+    fn every_epoch_covers_every_example_once_and_reshuffles() {
+        let d = data(10);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let first: Vec<usize> = d.shuffled(&mut rng).flat_map(|b| b.indices).collect();
+        let second: Vec<usize> = d.shuffled(&mut rng).flat_map(|b| b.indices).collect();
+        let mut sorted = first.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+        assert_ne!(first, second);
+        let ordered: Vec<usize> = d.in_order().flat_map(|b| b.indices).collect();
+        assert_eq!(ordered, (0..10).collect::<Vec<_>>());
+        assert_eq!(d.in_order().len(), 4);
+    }
+
+    #[test]
+    #[should_panic(expected = "not a permutation")]
+    fn a_repeated_index_is_rejected() {
+        let _ = data(3).with_permutation(&[0, 0, 1]);
+    }
+
+    #[test]
+    fn standardizer_uses_training_statistics() {
+        // Row 0: 2, 4, 4, 4, 5, 5, 7, 9 -> μ = 5, s = 2 (population). Row 1 constant 3.
+        let train = Tensor::<f64>::from_vec(
+            vec![
+                2., 4., 4., 4., 5., 5., 7., 9., 3., 3., 3., 3., 3., 3., 3., 3.,
+            ],
+            &[2, 8],
+        );
+        let st = Standardizer::fit(&train);
+        assert_eq!(st.mean.to_vec(), [5.0, 3.0]);
+        assert_eq!(st.scale.to_vec(), [2.0, 1.0]);
+        let z = st.transform(&train);
+        assert_eq!(z.to_vec2()[0], [-1.5, -0.5, -0.5, -0.5, 0.0, 0.0, 1.0, 2.0]);
+        assert_eq!(z.to_vec2()[1], [0.0; 8]);
+        let other = Tensor::<f64>::from_vec(vec![11.0, 4.0], &[2, 1]);
+        assert_eq!(st.transform(&other).to_vec(), [3.0, 1.0]);
+        assert_eq!(
+            st.inverse_transform(&st.transform(&other)).to_vec(),
+            [11.0, 4.0]
+        );
+    }
+
+    #[test]
+    fn stratified_split_keeps_class_ratios_and_partitions() {
+        // 3 classes of 50, 30, 20 examples; 60/20/20 split.
+        let labels: Vec<usize> = (0..100)
+            .map(|i| {
+                if i < 50 {
+                    2
+                } else if i < 80 {
+                    0
+                } else {
+                    1
+                }
+            })
+            .collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let s = train_val_test_split(&labels, 0.6, 0.2, &mut rng);
+        let count = |idx: &[usize], c: usize| idx.iter().filter(|&&i| labels[i] == c).count();
+        assert_eq!(
+            [count(&s.train, 2), count(&s.train, 0), count(&s.train, 1)],
+            [30, 18, 12]
+        );
+        assert_eq!(
+            [
+                count(&s.validation, 2),
+                count(&s.validation, 0),
+                count(&s.validation, 1)
+            ],
+            [10, 6, 4]
+        );
+        assert_eq!(
+            [count(&s.test, 2), count(&s.test, 0), count(&s.test, 1)],
+            [10, 6, 4]
+        );
+        let mut all: Vec<usize> = s
+            .train
+            .iter()
+            .chain(&s.validation)
+            .chain(&s.test)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn split_sizes_are_exact_even_when_classes_do_not_divide() {
+        // Classes of 7, 7 and 7: 0.6 * 21 = 12.6 -> 13 training examples in total.
+        let labels: Vec<usize> = (0..21).map(|i| i % 3).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let s = train_val_test_split(&labels, 0.6, 0.2, &mut rng);
+        assert_eq!(
+            (s.train.len(), s.validation.len(), s.test.len()),
+            (13, 4, 4)
+        );
+        for c in 0..3 {
+            let n = s.train.iter().filter(|&&i| labels[i] == c).count();
+            assert!((4..=5).contains(&n), "class {c}: {n}");
+        }
+        let r = random_split(10, 0.5, 0.5, &mut rng);
+        assert_eq!((r.train.len(), r.validation.len(), r.test.len()), (5, 5, 0));
+    }
+
+    #[test]
+    fn k_fold_partitions_every_example_into_exactly_one_validation_group() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let folds = k_fold(23, 5, &mut rng);
+        let mut seen = vec![0; 23];
+        for f in &folds {
+            assert_eq!(f.train.len() + f.validation.len(), 23);
+            assert!(f.train.iter().all(|i| !f.validation.contains(i)));
+            for &i in &f.validation {
+                seen[i] += 1;
+            }
+        }
+        assert_eq!(seen, vec![1; 23]);
+        let sizes: Vec<usize> = folds.iter().map(|f| f.validation.len()).collect();
+        assert_eq!(sizes, [5, 5, 5, 4, 4]);
+        // With a fixed permutation the groups are its consecutive slices.
+        let folds = k_fold(4, 2, &mut FixedPermutation(vec![3, 1, 0, 2]));
+        assert_eq!(folds[0].validation, [1, 3]);
+        assert_eq!(folds[1].validation, [0, 2]);
+    }
+
+    #[test]
+    fn stratified_k_fold_balances_classes() {
+        let labels: Vec<usize> = (0..40).map(|i| usize::from(i < 10)).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let folds = stratified_k_fold(&labels, 5, &mut rng);
+        for f in &folds {
+            assert_eq!(f.validation.len(), 8);
+            assert_eq!(f.validation.iter().filter(|&&i| labels[i] == 1).count(), 2);
+        }
+    }
+
+    #[test]
+    fn one_hot_puts_classes_on_rows() {
+        let y = one_hot::<f64>(&[1, 0, 2, 1], 3);
+        assert_eq!(
+            y.to_vec2(),
+            vec![
+                vec![0.0, 1.0, 0.0, 0.0],
+                vec![1.0, 0.0, 0.0, 1.0],
+                vec![0.0, 0.0, 1.0, 0.0]
+            ]
+        );
+    }
+}

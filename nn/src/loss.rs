@@ -1,0 +1,156 @@
+//! Costs for training: the engine's losses from logits with the course's layout fixed (classes
+//! along axis 0, examples along axis 1), and the weight penalties (6.11), (6.12).
+//!
+//! All losses average over the examples: `J = 1/m Σ L(ŷ⁽ⁱ⁾, y⁽ⁱ⁾)` (6.9). Add a penalty to
+//! get the regularized cost (6.12):
+//!
+//! ```
+//! use engine::Tensor;
+//! use nn::module::Param;
+//! use nn::loss::{bce_with_logits, l2_penalty};
+//!
+//! let w = Tensor::<f64>::from_vec(vec![1.0, -2.0], &[1, 2]).requires_grad();
+//! let params = vec![Param::weight("W1", w.clone())];
+//! let x = Tensor::<f64>::from_vec2(vec![vec![1.0, 0.0, 2.0], vec![0.5, 1.0, -1.0]]);
+//! let y = Tensor::<f64>::from_vec(vec![1.0, 0.0, 1.0], &[1, 3]);
+//! let cost = bce_with_logits(&w.matmul(&x), &y) + l2_penalty(&params, 0.7, 3);
+//! cost.backward();
+//! assert!(w.grad().is_some());
+//! ```
+
+use engine::{Float, Tensor};
+
+use crate::module::{Param, ParamKind};
+
+pub use engine::loss::{binary_cross_entropy, softmax_cross_entropy_indices};
+
+/// Mean binary cross-entropy (6.9) of logits `z` (shape `(1, m)`, before the sigmoid) against
+/// labels in `[0, 1]`: `-1/m Σ (y log σ(z) + (1-y) log(1-σ(z)))`, computed from the logits so it
+/// stays finite where `σ(z)` rounds to 0 or 1. Its gradient with respect to `z` is
+/// `(σ(z) - y) / m`, the course's `dZ[L]`.
+#[track_caller]
+pub fn bce_with_logits<T: Float>(logits: &Tensor<T>, targets: &Tensor<T>) -> Tensor<T> {
+    engine::loss::binary_cross_entropy_with_logits(logits, targets)
+}
+
+/// Mean softmax cross-entropy of logits `(classes, m)` against one-hot targets of the same shape
+/// (classes along axis 0, as the course's `-1/m Σ Y ⊙ log softmax(Z)`).
+#[track_caller]
+pub fn softmax_cross_entropy<T: Float>(logits: &Tensor<T>, one_hot: &Tensor<T>) -> Tensor<T> {
+    engine::loss::softmax_cross_entropy(logits, one_hot, 0)
+}
+
+/// Mean squared error over all elements, `1/n Σ (ŷ - y)²`.
+#[track_caller]
+pub fn mse<T: Float>(predictions: &Tensor<T>, targets: &Tensor<T>) -> Tensor<T> {
+    engine::loss::mse(predictions, targets)
+}
+
+/// `Σ_l f(W[l])` over the weights in `params`, left to right (biases and other parameters are
+/// skipped, as the seeds sum over `W` only).
+fn sum_over_weights<T: Float>(
+    params: &[Param<T>],
+    per_weight: impl Fn(&Tensor<T>) -> Tensor<T>,
+) -> Tensor<T> {
+    let mut total: Option<Tensor<T>> = None;
+    for p in params.iter().filter(|p| p.kind == ParamKind::Weight) {
+        let term = per_weight(&p.tensor);
+        total = Some(match total {
+            None => term,
+            Some(t) => t + term,
+        });
+    }
+    total.unwrap_or_else(|| Tensor::scalar(T::zero()))
+}
+
+/// The L2 penalty of (6.12), `λ/(2m) Σ_l ‖W[l]‖²_F`, over the weights in `params` only.
+///
+/// Evaluated as the course's `compute_cost_with_regularization`:
+/// `(1./m) * (lambd/2) * (np.sum(np.square(W1)) + np.sum(np.square(W2)) + ...)`, the scalar
+/// `(1/m)·(λ/2)` first, then one multiplication. Its gradient is `λ/m · W` (6.13).
+#[track_caller]
+pub fn l2_penalty<T: Float>(params: &[Param<T>], lambd: f64, m: usize) -> Tensor<T> {
+    assert!(m > 0, "l2_penalty: m (examples) must be positive");
+    let factor = T::from_f64((1.0 / m as f64) * (lambd / 2.0));
+    sum_over_weights(params, |w| w.square().sum()) * factor
+}
+
+/// The L1 penalty of (6.11), `λ/(2m) Σ_l ‖W[l]‖₁` (the sum of absolute values), over the weights
+/// only, evaluated in the same order as [`l2_penalty`]. Its gradient is `λ/(2m) · sign(W)`.
+#[track_caller]
+pub fn l1_penalty<T: Float>(params: &[Param<T>], lambd: f64, m: usize) -> Tensor<T> {
+    assert!(m > 0, "l1_penalty: m (examples) must be positive");
+    let factor = T::from_f64((1.0 / m as f64) * (lambd / 2.0));
+    sum_over_weights(params, |w| w.abs().sum()) * factor
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::gradcheck::{gradcheck, GradcheckConfig};
+
+    fn params() -> Vec<Param<f64>> {
+        vec![
+            Param::weight("W1", Tensor::from_vec(vec![1.0, -2.0, 3.0, 0.5], &[2, 2])),
+            Param::bias("b1", Tensor::from_vec(vec![100.0, 100.0], &[2, 1])),
+            Param::weight("W2", Tensor::from_vec(vec![-1.5, 2.5], &[1, 2])),
+            Param::new(
+                "gamma1",
+                Tensor::from_vec(vec![7.0], &[1, 1]),
+                ParamKind::Other,
+            ),
+        ]
+    }
+
+    #[test]
+    fn l2_is_lambda_over_2m_times_squared_frobenius_norms_of_weights() {
+        // ‖W1‖² = 1 + 4 + 9 + 0.25 = 14.25, ‖W2‖² = 2.25 + 6.25 = 8.5; total 22.75.
+        // λ = 0.5, m = 4: (1/4)(0.5/2) · 22.75 = 1.421875 (exact in binary).
+        assert_eq!(l2_penalty(&params(), 0.5, 4).item(), 1.421875);
+    }
+
+    #[test]
+    fn l1_is_lambda_over_2m_times_absolute_sums_of_weights() {
+        // ‖W1‖₁ = 6.5, ‖W2‖₁ = 4; total 10.5; (1/4)(0.5/2) · 10.5 = 0.65625.
+        assert_eq!(l1_penalty(&params(), 0.5, 4).item(), 0.65625);
+    }
+
+    #[test]
+    fn l2_gradient_is_lambda_over_m_times_w() {
+        let w = Tensor::<f64>::from_vec(vec![1.0, -2.0, 3.0, 0.5], &[2, 2]).requires_grad();
+        let p = [Param::weight("W1", w.clone())];
+        l2_penalty(&p, 0.5, 4).backward();
+        // λ/m = 0.125
+        assert_eq!(w.grad().unwrap().to_vec(), [0.125, -0.25, 0.375, 0.0625]);
+        let f = |v: &[Tensor<f64>]| {
+            let p = [Param::weight("W", v[0].clone())];
+            l2_penalty(&p, 0.7, 3) + l1_penalty(&p, 0.3, 3)
+        };
+        let r = gradcheck(&f, &[w.detach()], GradcheckConfig::default());
+        assert!(r.passed(1e-7), "{r}");
+    }
+
+    #[test]
+    fn no_weights_gives_zero() {
+        let p = [Param::bias("b1", Tensor::<f64>::ones(&[2, 1]))];
+        assert_eq!(l2_penalty(&p, 1.0, 1).item(), 0.0);
+    }
+
+    #[test]
+    fn losses_use_the_course_layout() {
+        // Two classes (rows), two examples (columns).
+        let z = Tensor::<f64>::from_vec2(vec![vec![2.0, 0.0], vec![0.0, 1.0]]);
+        let y = Tensor::<f64>::from_vec2(vec![vec![1.0, 0.0], vec![0.0, 1.0]]);
+        let expected = -((2f64.exp() / (2f64.exp() + 1.0)).ln()
+            + (1f64.exp() / (1f64.exp() + 1.0)).ln())
+            / 2.0;
+        assert!((softmax_cross_entropy(&z, &y).item() - expected).abs() < 1e-15);
+        let logits = Tensor::<f64>::from_vec(vec![0.0, 3.0], &[1, 2]);
+        let labels = Tensor::<f64>::from_vec(vec![1.0, 0.0], &[1, 2]);
+        // -(log σ(0) + log(1 - σ(3))) / 2 = (ln 2 + 3 + ln(1 + e^-3)) / 2, written without the
+        // cancellation of 1 - σ(3) so the reference is accurate to an ulp.
+        let expected = (2f64.ln() + 3.0 + (-3f64).exp().ln_1p()) / 2.0;
+        assert!((bce_with_logits(&logits, &labels).item() - expected).abs() < 1e-15);
+        assert_eq!(mse(&logits, &labels).item(), 5.0);
+    }
+}

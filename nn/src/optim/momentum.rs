@@ -1,0 +1,102 @@
+//! Gradient descent with momentum (6.47).
+
+use engine::Float;
+
+use super::{impl_optimizer, update_elements, ParamState};
+use crate::module::Param;
+
+/// Momentum (6.47): `v := β v + (1 - β) dW`, `W := W - α v`, with `v` starting at zero; the
+/// course's `update_parameters_with_momentum` (an exponentially weighted average (6.46) of the
+/// gradients, without bias correction).
+///
+/// ```
+/// use engine::Tensor;
+/// use nn::{optim::{Momentum, Optimizer}, Param};
+/// let w = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
+/// let params = [Param::weight("W1", w.clone())];
+/// let mut opt = Momentum::new(0.5, 0.5);
+/// (w.square().sum() * 0.5).backward(); // dW = 1
+/// opt.step(&params); // v = 0.5, W = 1 - 0.25
+/// assert_eq!(w.to_vec(), [0.75]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Momentum<T: Float> {
+    /// Learning rate α.
+    pub learning_rate: f64,
+    /// β, the weight of the past average (0.9 in the seeds).
+    pub beta: f64,
+    /// Weight-decay coefficient added to weights' gradients (0 for none).
+    pub weight_decay: f64,
+    velocity: ParamState<T, 1>,
+}
+
+impl<T: Float> Momentum<T> {
+    /// Momentum with learning rate α and β.
+    pub fn new(learning_rate: f64, beta: f64) -> Self {
+        Momentum {
+            learning_rate,
+            beta,
+            weight_decay: 0.0,
+            velocity: ParamState::default(),
+        }
+    }
+
+    /// The velocity `v` of a parameter (after at least one step).
+    pub fn velocity(&self, param: &Param<T>) -> Option<&[T]> {
+        self.velocity.get(param, 0)
+    }
+
+    /// One step of (6.47) on every parameter with a gradient.
+    #[track_caller]
+    fn update(&mut self, params: &[Param<T>]) {
+        let lr = T::from_f64(self.learning_rate);
+        let beta = T::from_f64(self.beta);
+        let one_minus_beta = T::from_f64(1.0 - self.beta);
+        update_elements(
+            params,
+            self.weight_decay,
+            &mut self.velocity,
+            |w, g, [v]| {
+                *v = beta * *v + one_minus_beta * g;
+                *w -= lr * *v;
+            },
+        );
+    }
+}
+
+impl_optimizer!(Momentum<T>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::test_support::*;
+    use crate::optim::Optimizer;
+
+    #[test]
+    fn two_steps_by_hand() {
+        // β = 0.5, α = 0.5 (exact in binary).
+        // step 1: g = 2   -> v = 0.5*0 + 0.5*2 = 1,        W = 1 - 0.5*1 = 0.5
+        // step 2: g = -4  -> v = 0.5*1 + 0.5*(-4) = -1.5,  W = 0.5 + 0.75 = 1.25
+        let p = param_with_grad("W1", &[1.0], &[2.0]);
+        let mut opt = Momentum::new(0.5, 0.5);
+        opt.step(std::slice::from_ref(&p));
+        assert_eq!(p.tensor.to_vec(), [0.5]);
+        assert_eq!(opt.velocity(&p).unwrap(), [1.0]);
+        set_grad(&p, &[-4.0]);
+        opt.step(std::slice::from_ref(&p));
+        assert_eq!(p.tensor.to_vec(), [1.25]);
+        assert_eq!(opt.velocity(&p).unwrap(), [-1.5]);
+    }
+
+    #[test]
+    fn seed_beta_matches_the_formula_with_decimal_numbers() {
+        // β = 0.9, α = 0.1, g = 1 then 1: v1 = 0.1, W1 = -0.01; v2 = 0.19, W2 = -0.029.
+        // Decimal constants are not exact in binary: compare within a few ulps of 0.03.
+        let p = param_with_grad("W1", &[0.0], &[1.0]);
+        let mut opt = Momentum::new(0.1, 0.9);
+        opt.step(std::slice::from_ref(&p));
+        opt.step(std::slice::from_ref(&p));
+        assert_close(&p.tensor.to_vec(), &[-0.029], 1e-17);
+        assert_close(opt.velocity(&p).unwrap(), &[0.19], 1e-16);
+    }
+}

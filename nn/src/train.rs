@@ -1,0 +1,291 @@
+//! A small mini-batch training loop (section 6.5.2's algorithm) with cost history, an optional
+//! learning-rate schedule and an evaluation hook. It is a convenience: the loop it runs is the
+//! one a user writes by hand,
+//!
+//! ```text
+//! for epoch in 0..epochs {
+//!     schedule.apply(&mut optimizer, epoch);
+//!     for batch in data.shuffled(&mut rng) {
+//!         let params = model.parameters();
+//!         optimizer.zero_grad(&params);
+//!         let cost = loss(&model.forward(&batch.x), &batch.y, &params);
+//!         cost.backward();
+//!         optimizer.step(&params);
+//!     }
+//! }
+//! ```
+//!
+//! and nothing in the library depends on it.
+
+use engine::random::Sampler;
+use engine::{no_grad, Float, Tensor};
+
+use crate::data::{Batch, MiniBatches};
+use crate::module::{Module, Param};
+use crate::optim::Optimizer;
+use crate::schedule::Schedule;
+
+/// What was recorded for one epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochRecord {
+    /// Epoch number (from 0).
+    pub epoch: usize,
+    /// The learning rate used during the epoch.
+    pub learning_rate: f64,
+    /// The cost of the epoch's last mini-batch (what the seed's code prints).
+    pub last_batch_cost: f64,
+    /// The costs of all mini-batches averaged with their sizes as weights.
+    pub mean_cost: f64,
+    /// What the evaluation hook returned, on the epochs it ran.
+    pub metrics: Vec<(String, f64)>,
+}
+
+/// Per-epoch records of a training run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    /// One record per epoch, in order.
+    pub epochs: Vec<EpochRecord>,
+}
+
+impl History {
+    /// The last mini-batch cost of every epoch.
+    pub fn last_batch_costs(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.last_batch_cost).collect()
+    }
+
+    /// The size-weighted mean cost of every epoch.
+    pub fn mean_costs(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.mean_cost).collect()
+    }
+
+    /// `(epoch, value)` for a metric on the epochs where it was evaluated.
+    pub fn metric(&self, name: &str) -> Vec<(usize, f64)> {
+        self.epochs
+            .iter()
+            .flat_map(|e| {
+                e.metrics
+                    .iter()
+                    .filter(|(n, _)| n == name)
+                    .map(move |(_, v)| (e.epoch, *v))
+            })
+            .collect()
+    }
+}
+
+type OrderFn<'a> = Box<dyn FnMut(usize, usize) -> Vec<usize> + 'a>;
+type EvalFn<'a, T> = Box<dyn FnMut(usize, &mut dyn Module<T>) -> Vec<(String, f64)> + 'a>;
+type BatchHook<'a, T> = Box<dyn FnMut(usize, &Batch<T>) + 'a>;
+
+/// Mini-batch training loop configuration; build it, then call [`Trainer::fit`].
+///
+/// ```
+/// use engine::Tensor;
+/// use nn::{data::MiniBatches, loss, optim::Gd, train::Trainer, Activation, Init, Module, Sequential};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// // y = 1 when x0 + x1 > 0.
+/// let x = Tensor::<f64>::from_vec2(vec![vec![1.0, -1.0, 2.0, -2.0], vec![0.5, -0.5, -1.0, 1.5]]);
+/// let y = Tensor::<f64>::from_vec(vec![1.0, 0.0, 1.0, 0.0], &[1, 4]);
+/// let mut model = Sequential::mlp(&[2, 1], Activation::Relu, Activation::Identity,
+///                                 &Init::Zeros, &mut rng);
+/// let data = MiniBatches::new(x, y, 2);
+/// let history = Trainer::new(50)
+///     .shuffle_with(&mut rng)
+///     .fit(&mut model, &mut Gd::new(0.5), &data, |out, y, _| loss::bce_with_logits(out, y));
+/// let costs = history.mean_costs();
+/// assert!(costs[49] < costs[0]);
+/// ```
+pub struct Trainer<'a, T: Float> {
+    epochs: usize,
+    order: Option<OrderFn<'a>>,
+    schedule: Option<Box<dyn Fn(usize) -> f64 + 'a>>,
+    eval: Option<(usize, EvalFn<'a, T>)>,
+    before_batch: Option<BatchHook<'a, T>>,
+}
+
+impl<'a, T: Float> Trainer<'a, T> {
+    /// `epochs` passes over the data, in order (no shuffling) unless configured.
+    pub fn new(epochs: usize) -> Self {
+        Trainer {
+            epochs,
+            order: None,
+            schedule: None,
+            eval: None,
+            before_batch: None,
+        }
+    }
+
+    /// Shuffles every epoch with `sampler.permutation(m)`.
+    pub fn shuffle_with<S: Sampler + ?Sized>(mut self, sampler: &'a mut S) -> Self {
+        self.order = Some(Box::new(move |_, m| sampler.permutation(m)));
+        self
+    }
+
+    /// Orders every epoch by `order(epoch, m)`, which must return a permutation of `0..m`
+    /// (e.g. reseed a NumPy-compatible generator with `10 + epoch + 1` and draw its
+    /// permutation, as the seed's loop does).
+    pub fn shuffle_by(mut self, order: impl FnMut(usize, usize) -> Vec<usize> + 'a) -> Self {
+        self.order = Some(Box::new(order));
+        self
+    }
+
+    /// Sets the learning rate at the start of every epoch from `schedule`.
+    pub fn schedule(mut self, schedule: impl Schedule + 'a) -> Self {
+        self.schedule = Some(Box::new(move |epoch| schedule.learning_rate(epoch)));
+        self
+    }
+
+    /// Calls `eval(epoch, model)` after epochs `0, every, 2·every, ...` and after the last one,
+    /// with the model in evaluation mode and no graph recorded; the returned named values are
+    /// stored in the history.
+    pub fn evaluate_every(
+        mut self,
+        every: usize,
+        eval: impl FnMut(usize, &mut dyn Module<T>) -> Vec<(String, f64)> + 'a,
+    ) -> Self {
+        self.eval = Some((every.max(1), Box::new(eval)));
+        self
+    }
+
+    /// Calls `hook(epoch, batch)` before each forward pass (e.g. to reseed a dropout
+    /// generator as the course's code does).
+    pub fn before_batch(mut self, hook: impl FnMut(usize, &Batch<T>) + 'a) -> Self {
+        self.before_batch = Some(Box::new(hook));
+        self
+    }
+
+    /// Trains `model` on `data` with `optimizer`, minimizing `loss(output, targets, params)`
+    /// mini-batch by mini-batch, and returns the per-epoch history.
+    pub fn fit<M, O>(
+        mut self,
+        model: &mut M,
+        optimizer: &mut O,
+        data: &MiniBatches<T>,
+        mut loss: impl FnMut(&Tensor<T>, &Tensor<T>, &[Param<T>]) -> Tensor<T>,
+    ) -> History
+    where
+        M: Module<T>,
+        O: Optimizer<T> + ?Sized,
+    {
+        let mut history = History::default();
+        let m = data.num_examples();
+        for epoch in 0..self.epochs {
+            if let Some(schedule) = &self.schedule {
+                optimizer.set_learning_rate(schedule(epoch));
+            }
+            let learning_rate = optimizer.learning_rate();
+            model.set_training(true);
+            let batches = match &mut self.order {
+                Some(order) => data.with_permutation(&order(epoch, m)),
+                None => data.in_order(),
+            };
+            let (mut total, mut last) = (0.0, f64::NAN);
+            for batch in batches {
+                if let Some(hook) = &mut self.before_batch {
+                    hook(epoch, &batch);
+                }
+                let params = model.parameters();
+                optimizer.zero_grad(&params);
+                let output = model.forward(&batch.x);
+                let cost = loss(&output, &batch.y, &params);
+                cost.backward();
+                optimizer.step(&params);
+                last = cost.item().as_f64();
+                total += last * batch.indices.len() as f64;
+            }
+            let mut metrics = Vec::new();
+            if let Some((every, eval)) = &mut self.eval {
+                if epoch % *every == 0 || epoch + 1 == self.epochs {
+                    model.set_training(false);
+                    metrics = no_grad(|| eval(epoch, model));
+                    model.set_training(true);
+                }
+            }
+            history.epochs.push(EpochRecord {
+                epoch,
+                learning_rate,
+                last_batch_cost: last,
+                mean_cost: total / m as f64,
+                metrics,
+            });
+        }
+        history
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::Gd;
+    use crate::schedule::StepDecay;
+    use crate::{loss, Dense};
+
+    /// One weight, no bias effect: J = mean((w x - y)^2) with x = y = 1 on 2 examples.
+    fn model() -> Dense<f64> {
+        Dense::from_parameters(Tensor::zeros(&[1, 1]), Tensor::zeros(&[1, 1]))
+    }
+
+    #[test]
+    fn fit_runs_the_hand_written_loop() {
+        // The same training by hand and through Trainer must agree exactly.
+        let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, -1.0], &[1, 3]);
+        let y = Tensor::<f64>::from_vec(vec![2.0, 4.5, -2.0], &[1, 3]);
+        let data = MiniBatches::new(x, y, 2);
+        let mut a = model();
+        let history = Trainer::new(3)
+            .shuffle_by(|epoch, m| {
+                let mut v: Vec<usize> = (0..m).collect();
+                v.rotate_left(epoch % m);
+                v
+            })
+            .fit(&mut a, &mut Gd::new(0.1), &data, |o, y, _| loss::mse(o, y));
+        let mut b = model();
+        let mut opt = Gd::new(0.1);
+        let mut last = 0.0;
+        for epoch in 0..3 {
+            let mut order: Vec<usize> = (0..3).collect();
+            order.rotate_left(epoch % 3);
+            for batch in data.with_permutation(&order) {
+                let params = b.parameters();
+                Optimizer::<f64>::zero_grad(&opt, &params);
+                let cost = loss::mse(&b.forward(&batch.x), &batch.y);
+                cost.backward();
+                opt.step(&params);
+                last = cost.item();
+            }
+        }
+        assert_eq!(a.weight.to_vec(), b.weight.to_vec());
+        assert_eq!(a.bias.to_vec(), b.bias.to_vec());
+        assert_eq!(history.epochs.len(), 3);
+        assert_eq!(history.last_batch_costs()[2], last);
+    }
+
+    #[test]
+    fn schedule_eval_and_hooks_are_called() {
+        let x = Tensor::<f64>::ones(&[1, 4]);
+        let y = Tensor::<f64>::ones(&[1, 4]);
+        let data = MiniBatches::new(x, y, 3);
+        let mut m = model();
+        let mut batches_seen = 0;
+        let mut eval_epochs = Vec::new();
+        let history = Trainer::new(5)
+            .schedule(StepDecay::new(0.2, 0.5, 2))
+            .before_batch(|_, _| batches_seen += 1)
+            .evaluate_every(2, |epoch, model| {
+                eval_epochs.push(epoch);
+                let out = model.forward(&Tensor::ones(&[1, 1]));
+                assert!(!out.requires_grad_flag(), "evaluation records no graph");
+                vec![("w".to_string(), out.item())]
+            })
+            .fit(&mut m, &mut Gd::new(1.0), &data, |o, y, _| loss::mse(o, y));
+        assert_eq!(batches_seen, 10);
+        assert_eq!(eval_epochs, [0, 2, 4]);
+        let lrs: Vec<f64> = history.epochs.iter().map(|e| e.learning_rate).collect();
+        assert_eq!(lrs, [0.2, 0.2, 0.1, 0.1, 0.05]);
+        assert_eq!(history.metric("w").len(), 3);
+        // mean cost weights batches by size: batch costs over 3 and 1 examples.
+        let e = &history.epochs[0];
+        assert!(e.mean_cost.is_finite() && e.last_batch_cost.is_finite());
+    }
+}
