@@ -9,7 +9,10 @@
 //! - [`tensor`]: the [`Tensor`] handle, constructors, data access; [`layout`]: shapes and
 //!   strides; `kernels`: buffer computations (matmul on `matrixmultiply`).
 //! - [`ops`]: every public operation; [`loss`]: losses from logits.
-//! - [`autograd`]: the graph, `backward`, and in [`autograd::rules`] every backward rule.
+//! - [`autograd`]: the graph, `backward`, and in [`autograd::rules`] every backward rule;
+//!   [`autograd::dot`]: Graphviz export and node counts of any graph.
+//! - printing: `{}` prints a tensor exactly as NumPy's `str(array)` does, `{:?}` adds shape
+//!   and type.
 //! - [`gradcheck`]: numerical gradients and the relative-difference report.
 //! - [`anomaly`]: NaN/Inf detection that names the operation and the caller's line.
 //! - [`check`]: the three-way gradient check (autodiff, hand-written, numerical) per named
