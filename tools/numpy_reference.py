@@ -614,6 +614,9 @@ def main(argv):
         "batchnorm": lambda: batchnorm_runs(checks),
     }
     chosen = list(runs) if what == "all" else what.split(",")
+    unknown = [c for c in chosen if c not in runs]
+    if unknown:
+        sys.exit("unknown run %s: choose all or some of %s" % (", ".join(unknown), ", ".join(runs)))
     start = time.perf_counter()
     for name in chosen:
         t0 = time.perf_counter()
