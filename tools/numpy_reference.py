@@ -247,7 +247,11 @@ def gradient_check(iteration, loss, p, grads, limit=None):
     numeric = numerical_gradient(loss, p, limit)
     analytic = [grads[k].flat[i] for k, (idx, _) in numeric.items() for i in idx]
     values = [v for _, vals in numeric.values() for v in vals]
-    return {"iteration": iteration, "vs_numerical": relative_difference(analytic, values)}
+    # Like the apps, report the gradient's norm: at rounding level (the zero initialization's
+    # symmetric network) the relative difference compares noise with noise.
+    grad_norm = float(np.sqrt(sum(np.sum(np.square(g)) for g in grads.values())))
+    return {"iteration": iteration, "grad_norm": grad_norm,
+            "vs_numerical": relative_difference(analytic, values)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -610,6 +614,9 @@ def main(argv):
         "batchnorm": lambda: batchnorm_runs(checks),
     }
     chosen = list(runs) if what == "all" else what.split(",")
+    unknown = [c for c in chosen if c not in runs]
+    if unknown:
+        sys.exit("unknown run %s: choose all or some of %s" % (", ".join(unknown), ", ".join(runs)))
     start = time.perf_counter()
     for name in chosen:
         t0 = time.perf_counter()
