@@ -9,11 +9,16 @@
 //!
 //! ```text
 //! dZ[L] = A[L] - Y                                   (sigmoid + BCE, softmax + CE)
-//! dW[l] = 1/m · dZ[l]·A[l-1]ᵀ (+ λ/m · W[l] with L2)
+//! dW[l] = 1/m · dZ[l]·A[l-1]ᵀ   (1/m · (dZ[l]·A[l-1]ᵀ + λ W[l]) with L2)
 //! db[l] = 1/m · Σ_columns dZ[l]
 //! dA[l-1] = W[l]ᵀ·dZ[l]   (then ⊙ D[l-1] / keep_prob with dropout)
 //! dZ[l-1] = dA[l-1] ⊙ [A[l-1] > 0]                   (relu_backward)
 //! ```
+//!
+//! The factor `1/m` is rounded once and multiplied in, as the seeds write it
+//! (`dW3 = 1./m * np.dot(dZ3, A2.T)`, and `1./m * (np.dot(dZ3, A2.T) + lambda * W3)` in seed
+//! 001's L2 version): dividing by `m` instead rounds differently in the last bit, and with these
+//! forms the gradients of the gradient-check test case are NumPy's bit for bit.
 //!
 //! Everything here runs without recording a graph: it is the independent reference.
 
@@ -86,17 +91,17 @@ pub fn backward<T: Float>(
     no_grad(|| {
         let layers = params.len() / 2;
         let a = &cache.activations;
-        let m = T::from_f64(y.shape()[1] as f64);
+        let one_over_m = T::from_f64(1.0 / y.shape()[1] as f64);
         let mut grads = vec![Tensor::zeros(&[]); 2 * layers];
         let mut dz = &a[layers] - y;
         for l in (0..layers).rev() {
             let w = &params[2 * l];
-            let mut dw = dz.matmul(&a[l].t()) / m;
+            let mut dw = dz.matmul(&a[l].t());
             if lambd > 0.0 {
-                dw = dw + w * (T::from_f64(lambd) / m);
+                dw = dw + w * T::from_f64(lambd);
             }
-            grads[2 * l] = dw;
-            grads[2 * l + 1] = dz.sum_axis(1, true) / m;
+            grads[2 * l] = dw * one_over_m;
+            grads[2 * l + 1] = dz.sum_axis(1, true) * one_over_m;
             if l > 0 {
                 let mut da = w.t().matmul(&dz);
                 if let Some(masks) = &cache.masks {

@@ -42,7 +42,7 @@ pub struct OutputArgs {
 /// The assignments.
 #[derive(Debug, Subcommand, PartialEq)]
 pub enum Command {
-    /// Initialization: zeros, large random and He on the circles data ([2,10,5,1]).
+    /// Initialization: zeros, large random and He on the circles data (`[2,10,5,1]`).
     Init(InitArgs),
     /// Regularization: plain, L2, dropout and both on the 2-D data set.
     Regularization(RegularizationArgs),
@@ -51,7 +51,7 @@ pub enum Command {
     Gradcheck(GradcheckArgs),
     /// Optimization: mini-batch gradient descent, momentum and Adam on the moons data.
     Optimization(OptimizationArgs),
-    /// MNIST: the [784,30,20,10] network trained with mini-batch gradient descent.
+    /// MNIST: the `[784,30,20,10]` network trained with mini-batch gradient descent.
     Mnist(MnistArgs),
     /// Batch normalization on the MNIST network, against the plain network at a higher rate.
     Batchnorm(BatchnormArgs),
@@ -104,9 +104,9 @@ pub struct InitArgs {
 /// The two versions of the regularization exercise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Variant {
-    /// Seed 001, section 6.9.1: [2,20,5,1], `randn/sqrt(0.5 n_prev)`, dropout reseeded with 4.
+    /// Seed 001, section 6.9.1: `[2,20,5,1]`, `randn/sqrt(0.5 n_prev)`, dropout reseeded with 4.
     Book,
-    /// The course's notebook (seed 002): [2,20,3,1], `randn/sqrt(n_prev)`, dropout reseeded with 1.
+    /// The course's notebook (seed 002): `[2,20,3,1]`, `randn/sqrt(n_prev)`, dropout reseeded with 1.
     Course,
 }
 
@@ -198,9 +198,9 @@ impl OptimizerKind {
 /// Output layer of the optimization network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputKind {
-    /// The book's [2,5,2,2] network with a softmax output and one-hot labels.
+    /// The book's `[2,5,2,2]` network with a softmax output and one-hot labels.
     Softmax,
-    /// The course's [2,5,2,1] network with a sigmoid output (default lr 0.0007, 10000 epochs).
+    /// The course's `[2,5,2,1]` network with a sigmoid output (default lr 0.0007, 10000 epochs).
     Sigmoid,
 }
 

@@ -29,7 +29,7 @@ const PALETTE: [RGBColor; 4] = [
 ];
 
 /// Classifies a batch of 2-D points, one class per point.
-pub type Classifier<'a> = dyn Fn(&[(f64, f64)]) -> Vec<usize> + 'a;
+pub type Classifier<'a> = dyn FnMut(&[(f64, f64)]) -> Vec<usize> + 'a;
 
 /// One named line of a cost plot: `(x, cost)` points.
 pub struct Series<'a> {
@@ -103,7 +103,7 @@ pub fn decision_boundary(
     title: &str,
     points: &[(f64, f64)],
     labels: &[usize],
-    classify: &Classifier<'_>,
+    classify: &mut Classifier<'_>,
 ) -> Result<(), PlotError> {
     assert_eq!(
         points.len(),
@@ -204,7 +204,7 @@ mod tests {
 
         let pts = [(0.0, 0.0), (1.0, 1.0), (-1.0, 0.5)];
         let boundary = dir.join("boundary.svg");
-        decision_boundary(&boundary, "regions", &pts, &[0, 1, 0], &|g| {
+        decision_boundary(&boundary, "regions", &pts, &[0, 1, 0], &mut |g| {
             g.iter().map(|&(x, _)| usize::from(x > 0.0)).collect()
         })
         .unwrap();

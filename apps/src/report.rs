@@ -10,35 +10,45 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-/// One component where two gradients disagree most.
+use crate::pyfmt::py_float;
+
+/// One component of a gradient as each method computed it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct WorstComponent {
+pub struct Component {
     /// Parameter name (`W1`, `b2`, ...).
     pub param: String,
     /// Index of the component within the parameter.
     pub index: Vec<usize>,
-    /// The autodiff value.
+    /// Reverse-mode autodiff.
     pub autodiff: f64,
-    /// The reference value (hand-derived or numerical).
-    pub reference: f64,
+    /// The seed's hand-derived backprop, where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hand_derived: Option<f64>,
+    /// Central differences.
+    pub numerical: f64,
 }
 
 /// Autodiff gradients compared with the hand-derived backprop and with numerical gradients at
-/// one iteration of a run.
+/// one update of a run (the engine's three-way check, condensed by [`crate::checks::summarize`]).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AutodiffCheck {
-    /// The iteration (or, for mini-batch runs, the epoch) the parameters were taken at.
-    pub iteration: u64,
+    /// The update (0-based: iteration of a full-batch run, mini-batch step otherwise) whose
+    /// parameters and batch were checked, before the update was applied.
+    pub update: u64,
     /// ‖autodiff gradient‖₂ over all parameters: when it is at rounding level (the zero
     /// initialization's symmetric network), relative differences compare noise with noise.
     pub grad_norm: f64,
-    /// Relative difference (6.57) autodiff vs the seed's hand-derived backprop (NaN, printed
-    /// as JSON `null`, where there is no hand-derived version: the batch-norm network).
-    pub vs_hand: f64,
+    /// Relative difference (6.57) autodiff vs the seed's hand-derived backprop, all parameters
+    /// as one vector (absent where there is no hand-derived version: the batch-norm network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vs_hand: Option<f64>,
     /// Largest absolute difference autodiff vs hand-derived.
-    pub max_abs_vs_hand: f64,
-    /// Relative difference (6.57) autodiff vs central differences.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_abs_vs_hand: Option<f64>,
+    /// Relative difference (6.57) autodiff vs central differences, all parameters as one vector.
     pub vs_numerical: f64,
+    /// Largest absolute difference autodiff vs central differences.
+    pub max_abs_vs_numerical: f64,
     /// Per-parameter relative difference autodiff vs numerical, in parameter order.
     pub per_param_vs_numerical: Vec<(String, f64)>,
     /// Hidden pre-activations within 1e-6 of a ReLU kink (most often exactly 0: an example
@@ -46,8 +56,8 @@ pub struct AutodiffCheck {
     /// central differences average the two one-sided slopes: the numerical comparison is then
     /// off by design, not because of autodiff.
     pub near_kinks: usize,
-    /// The components where autodiff and numerical gradients disagree most.
-    pub worst_vs_numerical: Vec<WorstComponent>,
+    /// The components where the methods disagree most, worst first.
+    pub worst: Vec<Component>,
 }
 
 /// The result of one training run.
@@ -109,16 +119,16 @@ impl Reporter {
     /// A result line for text mode (ignored in JSON mode, where the run's object says it all).
     pub fn line(&self, text: &str) {
         if !self.json {
-            println!("{text}");
+            print_line(text);
         }
     }
 
     /// A cost reported during training, in the seed's words.
     pub fn cost(&self, unit: &str, at: u64, cost: f64) {
         if self.json {
-            self.progress(&format!("cost after {unit} {at}: {cost}"));
+            self.progress(&format!("cost after {unit} {at}: {}", py_float(cost)));
         } else {
-            println!("Cost after {unit} {at}: {cost}");
+            print_line(&format!("Cost after {unit} {at}: {}", py_float(cost)));
         }
     }
 
@@ -129,7 +139,7 @@ impl Reporter {
             return;
         }
         if !self.json {
-            println!("{text}");
+            print_line(text);
         } else if self.progress_to_stderr {
             eprintln!("{text}");
         }
@@ -138,13 +148,9 @@ impl Reporter {
     /// Prints any serializable result: one JSON line, or its text form.
     pub fn emit<R: Serialize>(&self, value: &R, text: impl FnOnce() -> String) {
         if self.json {
-            let line = serde_json::to_string(value).expect("reports serialize to JSON");
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`apps ... | head`) is not an error worth a panic.
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+            print_line(&serde_json::to_string(value).expect("reports serialize to JSON"));
         } else {
-            println!("{}", text());
+            print_line(&text());
         }
     }
 
@@ -154,11 +160,19 @@ impl Reporter {
     }
 }
 
+/// Writes a line to standard output. A closed pipe (`apps ... | head`) is not an error worth a
+/// panic, which `println!` would raise: the line is dropped.
+fn print_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
 /// The text form of a finished run.
 pub fn summary(r: &RunReport) -> String {
-    let mut s = format!("{}: train accuracy {}", r.run, r.train_acc);
+    let mut s = format!("{}: train accuracy {}", r.run, py_float(r.train_acc));
     if let Some(t) = r.test_acc {
-        s += &format!(", test accuracy {t}");
+        s += &format!(", test accuracy {}", py_float(t));
     }
     s += &format!(" ({:.2} s)", r.seconds);
     for c in &r.checks {
@@ -177,21 +191,27 @@ pub const NEGLIGIBLE_GRADIENT: f64 = 1e-12;
 /// One line describing an autodiff check.
 pub fn check_line(c: &AutodiffCheck) -> String {
     if c.grad_norm < NEGLIGIBLE_GRADIENT {
-        format!(
-            "autodiff at update {}: gradients vanish (norm {:.1e}); max |autodiff - hand-derived| {:.1e}",
-            c.iteration, c.grad_norm, c.max_abs_vs_hand
+        let mut s = format!(
+            "autodiff at update {}: gradients vanish (norm {:.1e})",
+            c.update, c.grad_norm
+        );
+        if let Some(abs) = c.max_abs_vs_hand {
+            s += &format!("; max |autodiff - hand-derived| {abs:.1e}");
+        }
+        s + &format!(
+            "; max |autodiff - numerical| {:.1e}",
+            c.max_abs_vs_numerical
         )
     } else {
-        let mut s = if c.vs_hand.is_nan() {
-            format!(
+        let mut s = match c.vs_hand {
+            None => format!(
                 "autodiff at update {}: relative difference vs numerical {:.2e}",
-                c.iteration, c.vs_numerical
-            )
-        } else {
-            format!(
-                "autodiff at update {}: relative difference vs hand-derived backprop {:.2e}, vs numerical {:.2e}",
-                c.iteration, c.vs_hand, c.vs_numerical
-            )
+                c.update, c.vs_numerical
+            ),
+            Some(h) => format!(
+                "autodiff at update {}: relative difference vs hand-derived backprop {h:.2e}, vs numerical {:.2e}",
+                c.update, c.vs_numerical
+            ),
         };
         if c.near_kinks > 0 {
             let worst = c
@@ -248,18 +268,20 @@ mod tests {
             train_acc: 0.99,
             test_acc: None,
             checks: vec![AutodiffCheck {
-                iteration: 0,
+                update: 0,
                 grad_norm: 0.3,
-                vs_hand: 1e-16,
-                max_abs_vs_hand: 1e-17,
+                vs_hand: Some(1e-16),
+                max_abs_vs_hand: Some(1e-17),
                 near_kinks: 0,
                 vs_numerical: 1e-9,
+                max_abs_vs_numerical: 1e-10,
                 per_param_vs_numerical: vec![("W1".into(), 1e-9)],
-                worst_vs_numerical: vec![WorstComponent {
+                worst: vec![Component {
                     param: "b2".into(),
                     index: vec![1, 0],
                     autodiff: 0.5,
-                    reference: 0.5000001,
+                    hand_derived: Some(0.5),
+                    numerical: 0.5000001,
                 }],
             }],
             plots: vec![],
@@ -274,7 +296,8 @@ mod tests {
         assert_eq!(v["costs"], serde_json::json!([0.88, 0.68]));
         assert_eq!(v["train_acc"], 0.99);
         assert!(v.get("test_acc").is_none());
-        assert_eq!(v["checks"][0]["worst_vs_numerical"][0]["param"], "b2");
+        assert_eq!(v["checks"][0]["worst"][0]["param"], "b2");
+        assert_eq!(v["checks"][0]["worst"][0]["hand_derived"], 0.5);
         assert_eq!(v["checks"][0]["per_param_vs_numerical"][0][0], "W1");
         let mut with_test = sample();
         with_test.test_acc = Some(0.96);
@@ -288,8 +311,12 @@ mod tests {
     fn summary_names_the_run_and_its_accuracies() {
         let mut r = sample();
         r.test_acc = Some(0.96);
+        r.train_acc = 1.0;
         let s = summary(&r);
-        assert!(s.starts_with("init-he: train accuracy 0.99, test accuracy 0.96"));
+        // Python's repr of the accuracies: 1.0, not Rust's 1.
+        assert!(s.starts_with("init-he: train accuracy 1.0, test accuracy 0.96"));
         assert!(s.contains("vs hand-derived backprop 1.00e-16"), "{s}");
+        r.checks[0].vs_hand = None;
+        assert!(!summary(&r).contains("hand-derived"));
     }
 }

@@ -40,8 +40,9 @@ fn json_output_is_one_object_per_run_with_the_documented_fields() {
     assert!(run["test_acc"].is_number());
     let checks = run["checks"].as_array().unwrap();
     assert_eq!(checks.len(), 2);
-    assert_eq!(checks[1]["iteration"], 2000);
+    assert_eq!(checks[1]["update"], 2000);
     assert!(checks[0]["vs_hand"].as_f64().unwrap() < 1e-12);
+    assert!(checks[0]["vs_numerical"].as_f64().unwrap() < 1e-7);
 
     // Without a test set there is no test_acc.
     let out = apps(&[
@@ -69,6 +70,26 @@ fn gradcheck_prints_its_differences_as_json() {
     assert_eq!(g["one_d_difference"], 2.919335883291695e-10);
     assert_eq!(g["buggy"]["wrong"], serde_json::json!(["db1", "dW2"]));
     assert!(g["buggy"]["worst"].as_array().unwrap().len() >= 2);
+}
+
+/// Differences print as the course's Python prints them (`repr`), e.g. the seed's
+/// `2.919335883291695e-10`, not Rust's positional `0.0000000002919335883291695`.
+#[test]
+fn gradcheck_text_prints_numbers_as_python_does() {
+    let out = apps(&["gradcheck"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("difference = 2.919335883291695e-10 -> The gradient is correct!"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(bugs fixed) vs numerical: difference = 1.1890913024229996e-07"),
+        "{text}"
+    );
+    assert!(text.contains("wrong gradients: db1, dW2"), "{text}");
+    // The engine's report table follows, naming the failing gradients.
+    assert!(text.contains("hand-written vs numerical"), "{text}");
 }
 
 #[test]

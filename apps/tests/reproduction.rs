@@ -64,11 +64,11 @@ fn assert_checks(run: &RunReport) {
     );
     for c in &run.checks {
         if c.grad_norm < NEGLIGIBLE_GRADIENT {
-            assert!(c.max_abs_vs_hand < 1e-15, "{}: {c:?}", run.run);
+            assert!(c.max_abs_vs_hand.unwrap() < 1e-15, "{}: {c:?}", run.run);
             continue;
         }
-        if !c.vs_hand.is_nan() {
-            assert!(c.vs_hand < 1e-12, "{}: vs hand {c:?}", run.run);
+        if let Some(vs_hand) = c.vs_hand {
+            assert!(vs_hand < 1e-12, "{}: vs hand {c:?}", run.run);
         }
         if c.near_kinks == 0 {
             assert!(c.vs_numerical < 1e-7, "{}: vs numerical {c:?}", run.run);
@@ -125,8 +125,9 @@ fn expected_output_blocks_are_the_assignments() {
     {
         for (p, name) in params.iter().zip(["W1", "b1", "W2", "b2"]) {
             let (want, shape) = r.matrix(&format!("init/expected_init/{key}/{name}"));
-            assert_eq!(p.shape(), shape, "{key} {name}");
-            assert_eq!(p.to_vec(), want, "{key} {name}");
+            assert_eq!(p.name, name);
+            assert_eq!(p.tensor.shape(), shape, "{key} {name}");
+            assert_eq!(p.tensor.to_vec(), want, "{key} {name}");
         }
     }
 }
@@ -232,11 +233,11 @@ fn gradcheck_reproduces_the_course_and_names_the_planted_bugs() {
         r.number("gc/n_d_difference_buggy"),
         TOL
     ));
-    assert!(close(
-        out.fixed.difference,
-        r.number("gc/n_d_difference_correct"),
-        TOL
-    ));
+    // With the bugs fixed, every gradient and every central difference is NumPy's bit for bit
+    // (the hand-derived backprop multiplies by `1./m` as the course writes it), and so is the
+    // difference. With the planted bugs we print one ulp less than NumPy: its norms are
+    // OpenBLAS dot products, summed in another order (docs/apps.md).
+    assert_eq!(out.fixed.difference, r.number("gc/n_d_difference_correct"));
     assert!(!out.buggy.passed && out.fixed.passed);
     assert_eq!(out.buggy.wrong, ["db1", "dW2"]);
     assert!(out.fixed.wrong.is_empty(), "{:?}", out.fixed);

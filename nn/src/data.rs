@@ -140,10 +140,22 @@ impl<T: Float> MiniBatches<T> {
         self.with_order((0..self.num_examples()).collect())
     }
 
+    /// Reorders the columns once for the whole epoch, as the seed's `random_mini_batches` does
+    /// (`shuffled_X = X[:, permutation]`, then slices). Gathering each batch's columns straight
+    /// from `X` instead touches one cache line per element (examples are the columns of a
+    /// row-major matrix): on MNIST-sized data that made training several times slower.
     fn with_order(&self, order: Vec<usize>) -> Epoch<'_, T> {
+        let identity = order.iter().enumerate().all(|(k, &i)| k == i);
+        let (x, y) = if identity {
+            (self.x.clone(), self.y.clone())
+        } else {
+            (take_columns(&self.x, &order), take_columns(&self.y, &order))
+        };
         Epoch {
             data: self,
             order,
+            x,
+            y,
             next: 0,
         }
     }
@@ -153,6 +165,9 @@ impl<T: Float> MiniBatches<T> {
 pub struct Epoch<'a, T: Float> {
     data: &'a MiniBatches<T>,
     order: Vec<usize>,
+    /// `X` and `Y` with their columns in `order`.
+    x: Tensor<T>,
+    y: Tensor<T>,
     next: usize,
 }
 
@@ -170,13 +185,13 @@ impl<T: Float> Iterator for Epoch<'_, T> {
         if self.next >= self.order.len() {
             return None;
         }
-        let end = (self.next + self.data.batch_size).min(self.order.len());
-        let indices = self.order[self.next..end].to_vec();
+        let start = self.next;
+        let end = (start + self.data.batch_size).min(self.order.len());
         self.next = end;
         Some(Batch {
-            x: take_columns(&self.data.x, &indices),
-            y: take_columns(&self.data.y, &indices),
-            indices,
+            x: self.x.narrow(1, start, end - start).contiguous(),
+            y: self.y.narrow(1, start, end - start).contiguous(),
+            indices: self.order[start..end].to_vec(),
         })
     }
 
@@ -550,6 +565,9 @@ mod tests {
         let ordered: Vec<usize> = d.in_order().flat_map(|b| b.indices).collect();
         assert_eq!(ordered, (0..10).collect::<Vec<_>>());
         assert_eq!(d.in_order().len(), 4);
+        let last = d.in_order().last().unwrap();
+        assert_eq!(last.x.to_vec2(), vec![vec![9.0], vec![109.0]]);
+        assert_eq!(last.y.to_vec(), [1009.0]);
     }
 
     #[test]

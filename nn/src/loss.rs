@@ -63,16 +63,28 @@ fn sum_over_weights<T: Float>(
     total.unwrap_or_else(|| Tensor::scalar(T::zero()))
 }
 
+/// `Σ_l ‖W[l]‖²_F`, the sum of the squared elements of the weights in `params` (biases and
+/// other parameters skipped), summed weight by weight left to right as the course's
+/// `np.sum(np.square(W1)) + np.sum(np.square(W2)) + ...`. Its gradient is `2 W`.
+///
+/// [`l2_penalty`] scales it by `(1/m)·(λ/2)`. Scale it yourself to round the factor another
+/// way: `squared_weights(&params) * (λ / (2m))` has the gradient `round(λ/m)·W`, which is the
+/// course notebook's backward term `lambd / m * W` bit for bit.
+pub fn squared_weights<T: Float>(params: &[Param<T>]) -> Tensor<T> {
+    sum_over_weights(params, |w| w.square().sum())
+}
+
 /// The L2 penalty of (6.12), `λ/(2m) Σ_l ‖W[l]‖²_F`, over the weights in `params` only.
 ///
 /// Evaluated as the course's `compute_cost_with_regularization`:
 /// `(1./m) * (lambd/2) * (np.sum(np.square(W1)) + np.sum(np.square(W2)) + ...)`, the scalar
-/// `(1/m)·(λ/2)` first, then one multiplication. Its gradient is `λ/m · W` (6.13).
+/// `(1/m)·(λ/2)` first, then one multiplication. Its gradient is `λ/m · W` (6.13), computed as
+/// `2·((1/m)·(λ/2))·W`; see [`squared_weights`] for the other rounding.
 #[track_caller]
 pub fn l2_penalty<T: Float>(params: &[Param<T>], lambd: f64, m: usize) -> Tensor<T> {
     assert!(m > 0, "l2_penalty: m (examples) must be positive");
     let factor = T::from_f64((1.0 / m as f64) * (lambd / 2.0));
-    sum_over_weights(params, |w| w.square().sum()) * factor
+    squared_weights(params) * factor
 }
 
 /// The L1 penalty of (6.11), `λ/(2m) Σ_l ‖W[l]‖₁` (the sum of absolute values), over the weights
@@ -107,6 +119,34 @@ mod tests {
         // ‖W1‖² = 1 + 4 + 9 + 0.25 = 14.25, ‖W2‖² = 2.25 + 6.25 = 8.5; total 22.75.
         // λ = 0.5, m = 4: (1/4)(0.5/2) · 22.75 = 1.421875 (exact in binary).
         assert_eq!(l2_penalty(&params(), 0.5, 4).item(), 1.421875);
+    }
+
+    #[test]
+    fn squared_weights_sums_the_weights_only_and_its_gradient_is_two_w() {
+        // 14.25 + 8.5 (see above); b1 and gamma1 are skipped.
+        assert_eq!(squared_weights(&params()).item(), 22.75);
+        let w = Tensor::<f64>::from_vec(vec![1.0, -2.0, 0.5], &[3, 1]).requires_grad();
+        squared_weights(&[Param::weight("W1", w.clone())]).backward();
+        assert_eq!(w.grad().unwrap().to_vec(), [2.0, -4.0, 1.0]);
+        assert_eq!(squared_weights::<f64>(&[]).item(), 0.0);
+    }
+
+    /// The two roundings of the L2 gradient differ: with λ = 0.1 and m = 211 (the book's
+    /// regularization run), `2·((1/m)·(λ/2))` is one ulp above `λ/m`, while
+    /// `squared_weights · (λ/2m)` gives `λ/m` rounded once, the course notebook's factor.
+    #[test]
+    fn scaling_squared_weights_once_gives_the_notebooks_gradient_factor() {
+        let (lambd, m) = (0.1, 211usize);
+        let one = || Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
+        let w = one();
+        (squared_weights(&[Param::weight("W1", w.clone())]) * (lambd / (2.0 * m as f64)))
+            .backward();
+        assert_eq!(w.grad().unwrap().item(), lambd / m as f64);
+        let w = one();
+        l2_penalty(&[Param::weight("W1", w.clone())], lambd, m).backward();
+        let g = w.grad().unwrap().item();
+        assert_ne!(g, lambd / m as f64);
+        assert_eq!(g, 2.0 * ((1.0 / m as f64) * (lambd / 2.0)));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A small mini-batch training loop (section 6.5.2's algorithm) with cost history, an optional
-//! learning-rate schedule and an evaluation hook. It is a convenience: the loop it runs is the
-//! one a user writes by hand,
+//! learning-rate schedule, an evaluation hook and per-batch and per-epoch hooks. It is a
+//! convenience: the loop it runs is the one a user writes by hand,
 //!
 //! ```text
 //! for epoch in 0..epochs {
@@ -75,6 +75,7 @@ impl History {
 type OrderFn<'a> = Box<dyn FnMut(usize, usize) -> Vec<usize> + 'a>;
 type EvalFn<'a, T> = Box<dyn FnMut(usize, &mut dyn Module<T>) -> Vec<(String, f64)> + 'a>;
 type BatchHook<'a, T> = Box<dyn FnMut(usize, &Batch<T>) + 'a>;
+type EpochHook<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
 
 /// Mini-batch training loop configuration; build it, then call [`Trainer::fit`].
 ///
@@ -102,6 +103,7 @@ pub struct Trainer<'a, T: Float> {
     schedule: Option<Box<dyn Fn(usize) -> f64 + 'a>>,
     eval: Option<(usize, EvalFn<'a, T>)>,
     before_batch: Option<BatchHook<'a, T>>,
+    after_epoch: Option<EpochHook<'a>>,
 }
 
 impl<'a, T: Float> Trainer<'a, T> {
@@ -113,6 +115,7 @@ impl<'a, T: Float> Trainer<'a, T> {
             schedule: None,
             eval: None,
             before_batch: None,
+            after_epoch: None,
         }
     }
 
@@ -152,6 +155,14 @@ impl<'a, T: Float> Trainer<'a, T> {
     /// generator as the course's code does).
     pub fn before_batch(mut self, hook: impl FnMut(usize, &Batch<T>) + 'a) -> Self {
         self.before_batch = Some(Box::new(hook));
+        self
+    }
+
+    /// Calls `hook(record)` at the end of every epoch with the record just made (costs,
+    /// learning rate, metrics), e.g. to print the cost as training goes rather than after
+    /// [`Trainer::fit`] returns.
+    pub fn after_epoch(mut self, hook: impl FnMut(&EpochRecord) + 'a) -> Self {
+        self.after_epoch = Some(Box::new(hook));
         self
     }
 
@@ -202,13 +213,17 @@ impl<'a, T: Float> Trainer<'a, T> {
                     model.set_training(true);
                 }
             }
-            history.epochs.push(EpochRecord {
+            let record = EpochRecord {
                 epoch,
                 learning_rate,
                 last_batch_cost: last,
                 mean_cost: total / m as f64,
                 metrics,
-            });
+            };
+            if let Some(hook) = &mut self.after_epoch {
+                hook(&record);
+            }
+            history.epochs.push(record);
         }
         history
     }
@@ -269,6 +284,7 @@ mod tests {
         let mut m = model();
         let mut batches_seen = 0;
         let mut eval_epochs = Vec::new();
+        let mut seen_records = Vec::new();
         let history = Trainer::new(5)
             .schedule(StepDecay::new(0.2, 0.5, 2))
             .before_batch(|_, _| batches_seen += 1)
@@ -278,8 +294,11 @@ mod tests {
                 assert!(!out.requires_grad_flag(), "evaluation records no graph");
                 vec![("w".to_string(), out.item())]
             })
+            .after_epoch(|record| seen_records.push(record.clone()))
             .fit(&mut m, &mut Gd::new(1.0), &data, |o, y, _| loss::mse(o, y));
         assert_eq!(batches_seen, 10);
+        // The hook saw every record, complete (with the evaluation's metrics), in order.
+        assert_eq!(seen_records, history.epochs);
         assert_eq!(eval_epochs, [0, 2, 4]);
         let lrs: Vec<f64> = history.epochs.iter().map(|e| e.learning_rate).collect();
         assert_eq!(lrs, [0.2, 0.2, 0.1, 0.1, 0.05]);

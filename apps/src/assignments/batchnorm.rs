@@ -6,104 +6,96 @@
 //! - batch norm: `Dense BatchNorm ReLU` for each hidden layer (normalizing the pre-activations,
 //!   as the seed describes, with ε = 1e-5 and running-average momentum 0.9).
 //!
-//! Both are built from `nn` layers and trained with `nn`'s gradient descent. The cost of each
-//! epoch's last mini-batch is reported and both curves are drawn side by side; the batch-norm
-//! network's autodiff gradients (through the batch statistics) are checked against central
-//! differences at the first and the last update.
+//! Both are `nn` layers trained with `nn`'s gradient descent. The cost of each epoch's last
+//! mini-batch is reported and both curves are drawn side by side; the batch-norm network's
+//! autodiff gradients (through the batch statistics) are checked against central differences at
+//! the first and the last update, every component.
 
 use std::time::Instant;
 
-use engine::{no_grad, Tensor};
-use nn::optim::{Gd, Optimizer};
-use nn::{Activation, BatchNorm, Dense, Module, Param, Sequential};
+use engine::check::{check_gradients, CheckConfig, NamedTensors};
+use engine::random::NumpyRng;
+use engine::Tensor;
+use nn::optim::Gd;
+use nn::{Activation, BatchNorm, Dense, Init, Module, Sequential};
 
-use super::mnist::{CHECK_COMPONENTS, DIMS};
+use super::mnist::DIMS;
 use super::{AppError, Context, Data};
-use crate::checks::{numerical_components, sample_indices, three_way_report};
+use crate::checks::summarize;
 use crate::cli::BatchnormArgs;
-use crate::net;
+use crate::model::{self, values_of, Output};
 use crate::plot;
-use crate::report::{Progress, RunReport};
-use crate::train::{self, CourseInit};
+use crate::report::{AutodiffCheck, RunReport};
+use crate::train;
 
 /// `ε` of the batch-norm layers.
 pub const BN_EPSILON: f64 = 1e-5;
 /// Weight of the old running estimate.
 pub const BN_MOMENTUM: f64 = 0.9;
 
-/// The network from initial `[W1, b1, W2, b2, W3, b3]`, with or without batch norm.
-pub fn build(params: &[Tensor<f64>], batch_norm: bool) -> Sequential<f64> {
-    let layers = params.len() / 2;
-    let mut model: Vec<Box<dyn Module<f64>>> = vec![];
-    for l in 0..layers {
-        let w = &params[2 * l];
-        model.push(Box::new(Dense::from_parameters(
-            w.clone(),
-            params[2 * l + 1].clone(),
-        )));
-        if l + 1 < layers {
+/// `Dense`, then (with batch norm) `BatchNorm`, then `ReLU` for each hidden layer; a linear
+/// output. `dense` are the dense layers in order.
+pub fn assemble(dense: Vec<Dense<f64>>, batch_norm: bool) -> Sequential<f64> {
+    let hidden = dense.len() - 1;
+    let mut model = Sequential::new(vec![]);
+    for (l, d) in dense.into_iter().enumerate() {
+        let n_out = d.out_features();
+        model.push(d);
+        if l < hidden {
             if batch_norm {
-                model.push(Box::new(BatchNorm::new(
-                    w.shape()[0],
-                    BN_EPSILON,
-                    BN_MOMENTUM,
-                )));
+                model.push(BatchNorm::new(n_out, BN_EPSILON, BN_MOMENTUM));
             }
-            model.push(Box::new(Activation::Relu));
+            model.push(Activation::Relu);
         }
     }
-    Sequential::new(model)
+    model
 }
 
-fn loss_of(model: &mut Sequential<f64>, x: &Tensor<f64>, y: &Tensor<f64>) -> Tensor<f64> {
-    nn::loss::softmax_cross_entropy(&model.forward(x), y)
+/// The network with He-initialized weights (`np.random.seed(seed)`, `W1`, `W2`, ... in order).
+pub fn build(batch_norm: bool, seed: u32) -> Sequential<f64> {
+    let mut rng = NumpyRng::new(seed);
+    let dense = DIMS
+        .windows(2)
+        .map(|d| Dense::new(d[0], d[1], &Init::HeNormal, &mut rng))
+        .collect();
+    assemble(dense, batch_norm)
 }
 
-/// Autodiff (already in the parameters' gradients) against central differences of the batch's
-/// loss, at most [`CHECK_COMPONENTS`] components per parameter. Running statistics are restored
-/// afterwards, so the check leaves training untouched.
+/// The batch-norm network around the given tensors (`W1, b1, gamma1, beta1, ...`, shared so
+/// that gradients reach them), in training mode: what the check differentiates.
+pub fn with_params(p: &NamedTensors<f64>) -> Sequential<f64> {
+    let mut model = Sequential::new(vec![]);
+    let layers = DIMS.len() - 1;
+    for l in 1..=layers {
+        model.push(Dense {
+            weight: p[format!("W{l}").as_str()].clone(),
+            bias: p[format!("b{l}").as_str()].clone(),
+        });
+        if l < layers {
+            let mut bn = BatchNorm::new(DIMS[l], BN_EPSILON, BN_MOMENTUM);
+            bn.gamma = p[format!("gamma{l}").as_str()].clone();
+            bn.beta = p[format!("beta{l}").as_str()].clone();
+            model.push(bn);
+            model.push(Activation::Relu);
+        }
+    }
+    model
+}
+
+/// Autodiff against central differences of the batch's loss, every component (there is no
+/// hand-derived backprop for this network; nn's tests compare `BatchNorm` with the seed's
+/// equations 6.33-6.38). The networks the check builds are fresh, so the trained network's
+/// running statistics are untouched.
 fn check(
-    step: u64,
-    model: &mut Sequential<f64>,
+    update: u64,
+    values: &NamedTensors<f64>,
     x: &Tensor<f64>,
     y: &Tensor<f64>,
-) -> crate::report::AutodiffCheck {
-    let params: Vec<Param<f64>> = model.parameters();
-    let names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
-    let autodiff: Vec<Tensor<f64>> = params.iter().map(|p| p.grad().expect("gradient")).collect();
-    let values: Vec<Tensor<f64>> = params
-        .iter()
-        .map(|p| p.tensor.detach().contiguous())
-        .collect();
-    let saved: Vec<(Tensor<f64>, Vec<f64>)> = model
-        .buffers()
-        .into_iter()
-        .map(|b| (b.tensor.clone(), b.tensor.to_vec()))
-        .collect();
-    let model_cell = std::cell::RefCell::new(model);
-    let loss = |point: &[Tensor<f64>]| {
-        let mut m = model_cell.borrow_mut();
-        for (p, v) in params.iter().zip(point) {
-            p.tensor.set_data(v);
-        }
-        no_grad(|| loss_of(&mut m, x, y).item())
-    };
-    let indices: Vec<Vec<usize>> = values
-        .iter()
-        .map(|v| sample_indices(v.numel(), CHECK_COMPONENTS))
-        .collect();
-    let numeric = numerical_components(&loss, &values, &indices, 1e-7);
-    for (p, v) in params.iter().zip(&values) {
-        p.tensor.set_data(v);
-    }
-    for (t, v) in saved {
-        t.update_data(|d| d.copy_from_slice(&v));
-    }
-    // No hand-derived backprop for the batch-norm network here (nn's tests compare BatchNorm
-    // with the seed's equations 6.33-6.38): vs_hand is not applicable.
-    let mut c = three_way_report(step, &names, &autodiff, &indices, &numeric, f64::NAN);
-    c.max_abs_vs_hand = f64::NAN;
-    c
+) -> AutodiffCheck {
+    let loss =
+        |p: &NamedTensors<f64>| nn::loss::softmax_cross_entropy(&with_params(p).forward(x), y);
+    let report = check_gradients(values, &loss, None, CheckConfig::default());
+    summarize(update, &report, 0)
 }
 
 /// Trains one network; returns its report (without plots) and the `(epoch, cost)` points.
@@ -131,68 +123,45 @@ pub fn train_one(
         args.num_epochs,
         args.mini_batch_size
     ));
-    let init = train::course_init(&DIMS, CourseInit::He, args.init_seed);
-    let mut model = build(&init, batch_norm);
-    let params = model.parameters();
-    let mut opt = Gd::new(args.learning_rate);
-    let (x, y) = (&data.x, &data.y);
-    let m = x.shape()[1];
-    let batch = args.mini_batch_size;
-    let last_step = args.num_epochs * m.div_ceil(batch) as u64 - 1;
-    let every = ctx.print_every.unwrap_or(1);
-    let mut rng = engine::random::NumpyRng::new(0);
-    let (mut seed, mut step) = (10u32, 0u64);
-    let (mut cost_at, mut costs, mut checks) = (vec![], vec![], vec![]);
-    let mut progress = Progress::default();
-    for epoch in 0..args.num_epochs {
-        seed += 1;
-        rng.seed(seed);
-        let order = rng.permutation(m);
-        let (sx, sy) = (x.index_select(1, &order), y.index_select(1, &order));
-        let mut last = 0.0;
-        for start in (0..m).step_by(batch) {
-            let len = batch.min(m - start);
-            let bx = sx.narrow(1, start, len).contiguous();
-            let by = sy.narrow(1, start, len).contiguous();
-            opt.zero_grad(&params);
-            let loss = loss_of(&mut model, &bx, &by);
-            loss.backward();
-            if batch_norm && (step == 0 || step == last_step) {
-                checks.push(check(step, &mut model, &bx, &by));
-            }
-            opt.step(&params);
-            last = loss.item();
-            step += 1;
-        }
-        if epoch % every == 0 {
-            cost_at.push(epoch);
-            costs.push(last);
-            ctx.reporter.cost("epoch", epoch, last);
-        }
-        progress.tick(&ctx.reporter, || {
-            format!("  [{run}] epoch {}/{}", epoch + 1, args.num_epochs)
-        });
-    }
-    model.set_training(false);
-    let mut accuracy = |x: &Tensor<f64>, y: &Tensor<f64>| {
-        let predicted = no_grad(|| model.forward(x)).argmax_axis(0);
-        net::accuracy(&predicted, &net::labels_of(y))
-    };
-    let train_acc = accuracy(x, y);
-    let test_acc = data.test.as_ref().map(|(tx, ty)| accuracy(tx, ty));
-    let points = cost_at
+    let mut model = build(batch_norm, args.init_seed);
+    let mut plan = super::mnist::plan(ctx, &run, args.num_epochs, args.mini_batch_size);
+    plan.print_every = ctx.print_every.unwrap_or(1);
+    let trained = train::fit(
+        &mut model,
+        &mut Gd::new(args.learning_rate),
+        &data.x,
+        &data.y,
+        &plan,
+        |logits, y, _| nn::loss::softmax_cross_entropy(logits, y),
+        || {},
+        |update, params, batch| {
+            batch_norm.then(|| check(update, &values_of(params), &batch.x, &batch.y))
+        },
+        &ctx.reporter,
+    );
+    let points = trained
+        .cost_at
         .iter()
-        .zip(&costs)
+        .zip(&trained.costs)
         .map(|(&e, &c)| (e as f64, c))
         .collect();
+    // Evaluation mode: batch norm uses its running estimates (6.42).
+    let mut accuracy = |x: &Tensor<f64>, y: &Tensor<f64>| {
+        model::accuracy(
+            &model::predict(&mut model, Output::Softmax, x),
+            &model::labels_of(y),
+        )
+    };
+    let train_acc = accuracy(&data.x, &data.y);
+    let test_acc = data.test.as_ref().map(|(tx, ty)| accuracy(tx, ty));
     let report = RunReport {
         run,
         unit: "epoch",
-        cost_at,
-        costs,
+        cost_at: trained.cost_at,
+        costs: trained.costs,
         train_acc,
         test_acc,
-        checks,
+        checks: trained.checks,
         plots: vec![],
         seconds: started.elapsed().as_secs_f64(),
     };

@@ -1,4 +1,4 @@
-//! Initialization (course notebook seed 000): the [2,10,5,1] ReLU-ReLU-sigmoid network trained
+//! Initialization (course notebook seed 000): the `[2,10,5,1]` ReLU-ReLU-sigmoid network trained
 //! with full-batch gradient descent on the circles data, from zeros, from large random weights
 //! (`randn * 10`) and from He initialization (`randn * sqrt(2 / n_prev)`), init seed 3.
 //!
@@ -7,23 +7,27 @@
 
 use std::time::Instant;
 
-use engine::Tensor;
+use engine::random::NumpyRng;
+use nn::optim::Gd;
+use nn::{Activation, Init, Module, Param, Sequential};
 
 use super::{finish_run, AppError, Context, Data};
+use crate::checks::course_check;
 use crate::cli::{InitArgs, InitScheme};
-use crate::net::Mlp;
+use crate::model::{output_for, CourseNet};
 use crate::report::RunReport;
-use crate::train::{self, CourseInit, FullBatch};
+use crate::train::{self, EpochCost, Plan};
 
 /// The network's layer sizes.
 pub const DIMS: [usize; 4] = [2, 10, 5, 1];
 
-/// The course's initialization for a scheme.
-pub fn course_init(scheme: InitScheme) -> CourseInit {
+/// The course's initialization for a scheme: `np.zeros`, `np.random.randn(..) * 10`,
+/// `np.random.randn(..) * np.sqrt(2. / layers_dims[l-1])`.
+pub fn course_init(scheme: InitScheme) -> Init {
     match scheme {
-        InitScheme::Zeros => CourseInit::Zeros,
-        InitScheme::Random => CourseInit::Times(10.0),
-        InitScheme::He => CourseInit::He,
+        InitScheme::Zeros => Init::Zeros,
+        InitScheme::Random => Init::ScaledNormal(10.0),
+        InitScheme::He => Init::HeNormal,
     }
 }
 
@@ -39,22 +43,37 @@ pub fn circles(seed: u32) -> Result<Data, AppError> {
 }
 
 /// The assignment's "Expected Output" blocks: each initializer on a tiny network
-/// (zeros and random on [3,2,1], He on [2,4,1], seed 3).
-pub fn expected_output_blocks(seed: u32) -> Vec<(String, Vec<Tensor<f64>>)> {
-    vec![
+/// (zeros and random on `[3,2,1]`, He on `[2,4,1]`, seed 3), as `(title, parameters)`.
+pub fn expected_output_blocks(seed: u32) -> Vec<(String, Vec<Param<f64>>)> {
+    [
         (
-            "initialize_parameters_zeros([3, 2, 1])".into(),
-            train::course_init(&[3, 2, 1], CourseInit::Zeros, seed),
+            "initialize_parameters_zeros([3, 2, 1])",
+            &[3, 2, 1][..],
+            Init::Zeros,
         ),
         (
-            "initialize_parameters_random([3, 2, 1])".into(),
-            train::course_init(&[3, 2, 1], CourseInit::Times(10.0), seed),
+            "initialize_parameters_random([3, 2, 1])",
+            &[3, 2, 1],
+            Init::ScaledNormal(10.0),
         ),
         (
-            "initialize_parameters_he([2, 4, 1])".into(),
-            train::course_init(&[2, 4, 1], CourseInit::He, seed),
+            "initialize_parameters_he([2, 4, 1])",
+            &[2, 4, 1],
+            Init::HeNormal,
         ),
     ]
+    .into_iter()
+    .map(|(title, dims, init)| {
+        let model = Sequential::<f64>::mlp(
+            dims,
+            Activation::Relu,
+            Activation::Sigmoid,
+            &init,
+            &mut NumpyRng::new(seed),
+        );
+        (title.to_string(), model.parameters())
+    })
+    .collect()
 }
 
 /// One training run with the given initialization.
@@ -67,22 +86,40 @@ pub fn train_run(
     let started = Instant::now();
     let run = format!("init-{}", scheme.name());
     ctx.reporter.line(&format!(
-        "== {run}: [2,10,5,1], lr {}, {} iterations",
+        "== {run}: {DIMS:?}, lr {}, {} iterations",
         args.learning_rate, args.num_iterations
     ));
-    let params = train::course_init(&DIMS, course_init(scheme), args.init_seed);
-    let mut net = Mlp::from_params(&params, train::output_for(&data.y));
-    let cfg = FullBatch {
+    let net = CourseNet::new(&DIMS, output_for(&data.y), 0.0, None);
+    let mut model = net.init(course_init(scheme), args.init_seed);
+    let plan = Plan {
         name: run.clone(),
-        learning_rate: args.learning_rate,
-        iterations: args.num_iterations,
+        unit: "iteration",
+        epochs: args.num_iterations,
+        batch_size: None,
         print_every: ctx.print_every.unwrap_or(1000),
-        lambd: 0.0,
-        dropout: None,
-        check_limit: usize::MAX,
+        epoch_cost: EpochCost::LastBatch,
     };
-    let trained = train::full_batch(&mut net, &data.x, &data.y, &cfg, &ctx.reporter);
-    finish_run(ctx, &run, "iteration", trained, &net, data, started)
+    let trained = train::fit(
+        &mut model,
+        &mut Gd::new(args.learning_rate),
+        &data.x,
+        &data.y,
+        &plan,
+        |logits, y, params| net.cost(logits, y, params),
+        || {},
+        |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
+        &ctx.reporter,
+    );
+    finish_run(
+        ctx,
+        &run,
+        "iteration",
+        trained,
+        &mut model,
+        net.output,
+        data,
+        started,
+    )
 }
 
 /// `apps init`: the Expected Output blocks, then the chosen run (or all three).
@@ -90,11 +127,8 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Vec<RunReport>, AppError> {
     if !ctx.reporter.json() {
         for (title, params) in expected_output_blocks(args.init_seed) {
             ctx.reporter.line(&format!("{title}:"));
-            for (name, p) in crate::net::param_names(params.len() / 2)
-                .iter()
-                .zip(&params)
-            {
-                ctx.reporter.line(&format!("{name} = {p}"));
+            for p in params {
+                ctx.reporter.line(&format!("{} = {}", p.name, p.tensor));
             }
         }
     }

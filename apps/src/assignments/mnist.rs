@@ -1,4 +1,4 @@
-//! MNIST (seed 001, the step-14 network): [784,30,20,10] ReLU-ReLU-softmax, He initialization
+//! MNIST (seed 001, the step-14 network): `[784,30,20,10]` ReLU-ReLU-softmax, He initialization
 //! (seed 3), mini-batch gradient descent with lr 0.001 and batches of 32 for 100 epochs,
 //! shuffled as in the optimization assignment; pixels scaled `x·0.99/255 + 0.01`; the cost of
 //! every 10th epoch's last mini-batch is reported.
@@ -10,18 +10,18 @@
 use std::path::Path;
 use std::time::Instant;
 
+use nn::optim::Gd;
+use nn::Init;
+
 use super::{finish_run, AppError, Context, Data};
+use crate::checks::course_check;
 use crate::cli::MnistArgs;
-use crate::net::Mlp;
+use crate::model::{output_for, CourseNet};
 use crate::report::RunReport;
-use crate::train::{self, CourseInit, EpochCost, MiniBatch, Optimizer};
+use crate::train::{self, EpochCost, Plan};
 
 /// The network's layer sizes.
 pub const DIMS: [usize; 4] = [784, 30, 20, 10];
-
-/// Numerical gradients of 24k weights would dominate the run: the checks difference this many
-/// evenly spread components per parameter (all of them for the small biases).
-pub const CHECK_COMPONENTS: usize = 40;
 
 /// The data: the bundled test set split `n_train / rest`, or the full sets of `data_dir`.
 pub fn load(data_dir: Option<&Path>, n_train: usize) -> Result<Data, AppError> {
@@ -31,16 +31,16 @@ pub fn load(data_dir: Option<&Path>, n_train: usize) -> Result<Data, AppError> {
     }
 }
 
-/// Mini-batch settings of a run named `run`.
-pub fn schedule(ctx: &Context, run: &str, lr: f64, epochs: u64, batch: usize) -> MiniBatch {
-    MiniBatch {
+/// How a run named `run` trains: mini-batches of `batch`, shuffled every epoch, the cost of
+/// every 10th epoch's last mini-batch reported.
+pub fn plan(ctx: &Context, run: &str, epochs: u64, batch: usize) -> Plan {
+    Plan {
         name: run.to_string(),
-        learning_rate: lr,
+        unit: "epoch",
         epochs,
-        batch_size: batch,
+        batch_size: Some(batch),
         print_every: ctx.print_every.unwrap_or(10),
         epoch_cost: EpochCost::LastBatch,
-        check_limit: CHECK_COMPONENTS,
     }
 }
 
@@ -56,24 +56,22 @@ pub fn train_run(ctx: &Context, data: &Data, args: &MnistArgs) -> Result<RunRepo
         data.x.shape()[1],
         data.test.as_ref().map_or(0, |t| t.0.shape()[1]),
     ));
-    let params = train::course_init(&DIMS, CourseInit::He, args.init_seed);
-    let mut net = Mlp::from_params(&params, train::output_for(&data.y));
-    let cfg = schedule(
-        ctx,
-        &run,
-        args.learning_rate,
-        args.num_epochs,
-        args.mini_batch_size,
-    );
-    let trained = train::mini_batch(
-        &mut net,
+    let net = CourseNet::new(&DIMS, output_for(&data.y), 0.0, None);
+    let mut model = net.init(Init::HeNormal, args.init_seed);
+    let trained = train::fit(
+        &mut model,
+        &mut Gd::new(args.learning_rate),
         &data.x,
         &data.y,
-        &mut Optimizer::Gd,
-        &cfg,
+        &plan(ctx, &run, args.num_epochs, args.mini_batch_size),
+        |logits, y, params| net.cost(logits, y, params),
+        || {},
+        |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
         &ctx.reporter,
     );
-    finish_run(ctx, &run, "epoch", trained, &net, data, started)
+    finish_run(
+        ctx, &run, "epoch", trained, &mut model, net.output, data, started,
+    )
 }
 
 /// `apps mnist`.

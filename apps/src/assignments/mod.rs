@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use engine::Tensor;
+use nn::Sequential;
 
-use crate::net::{self, Mlp};
+use crate::model::{self, Output};
 use crate::plot;
 use crate::report::{Reporter, RunReport};
 use crate::train::Trained;
@@ -84,22 +85,25 @@ pub struct Data {
     pub test: Option<(Tensor<f64>, Tensor<f64>)>,
 }
 
-/// Assembles a run's report, writing its plots (cost curve, and the decision boundary when
-/// the inputs are 2-D) into the context's folder.
+/// Assembles a run's report (accuracies as the course's `predict` computes them), writing its
+/// plots (cost curve, and the decision boundary when the inputs are 2-D) into the context's
+/// folder.
+#[allow(clippy::too_many_arguments)]
 pub fn finish_run(
     ctx: &Context,
     run: &str,
     unit: &'static str,
     trained: Trained,
-    net: &Mlp,
+    model: &mut Sequential<f64>,
+    output: Output,
     data: &Data,
     started: Instant,
 ) -> Result<RunReport, AppError> {
-    let train_acc = net::accuracy(&net.predict(&data.x), &net::labels_of(&data.y));
-    let test_acc = data
-        .test
-        .as_ref()
-        .map(|(x, y)| net::accuracy(&net.predict(x), &net::labels_of(y)));
+    let mut accuracy = |x: &Tensor<f64>, y: &Tensor<f64>| {
+        model::accuracy(&model::predict(model, output, x), &model::labels_of(y))
+    };
+    let train_acc = accuracy(&data.x, &data.y);
+    let test_acc = data.test.as_ref().map(|(x, y)| accuracy(x, y));
     let mut plots = vec![];
     if let Some(dir) = ctx.out_dir()? {
         let points: Vec<(f64, f64)> = trained
@@ -124,18 +128,18 @@ pub fn finish_run(
             let xs = data.x.to_vec();
             let m = data.x.shape()[1];
             let pts: Vec<(f64, f64)> = (0..m).map(|j| (xs[j], xs[m + j])).collect();
-            let classify = |grid: &[(f64, f64)]| {
+            let mut classify = |grid: &[(f64, f64)]| {
                 let mut g = Vec::with_capacity(2 * grid.len());
                 g.extend(grid.iter().map(|p| p.0));
                 g.extend(grid.iter().map(|p| p.1));
-                net.predict(&Tensor::from_vec(g, &[2, grid.len()]))
+                model::predict(model, output, &Tensor::from_vec(g, &[2, grid.len()]))
             };
             plot::decision_boundary(
                 &path,
                 &format!("{run}: decision boundary"),
                 &pts,
-                &net::labels_of(&data.y),
-                &classify,
+                &model::labels_of(&data.y),
+                &mut classify,
             )?;
             plots.push(path.display().to_string());
         }

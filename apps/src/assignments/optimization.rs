@@ -1,20 +1,24 @@
-//! Optimization (seed 001 section 6.9.2): the [2,5,2,2] ReLU-ReLU-softmax network on the moons
+//! Optimization (seed 001 section 6.9.2): the `[2,5,2,2]` ReLU-ReLU-softmax network on the moons
 //! data (`np.random.seed(3); make_moons(300, noise=.2)`, one-hot labels), He initialization
 //! (seed 3), mini-batches of 64 reshuffled every epoch, 1000 epochs, with gradient descent
 //! (lr 0.1), momentum (β 0.9, lr 0.1) and Adam (lr 0.01, β₁ 0.9, β₂ 0.999, ε 1e-8 inside the
 //! square root as equation 6.49 writes it). The cost of every 100th epoch's last mini-batch is
 //! reported, as the seed's loop prints it.
 //!
-//! `--output sigmoid` runs the course notebook's version instead: [2,5,2,1] with a sigmoid output
+//! `--output sigmoid` runs the course notebook's version instead: `[2,5,2,1]` with a sigmoid output
 //! and 0/1 labels, lr 0.0007, 10000 epochs, reporting the epoch's average cost every 1000 epochs.
 
 use std::time::Instant;
 
+use nn::optim::{Adam, Gd, Momentum, Optimizer};
+use nn::Init;
+
 use super::{finish_run, AppError, Context, Data};
+use crate::checks::course_check;
 use crate::cli::{OptimizationArgs, OptimizerKind, OutputKind};
-use crate::net::{self, Mlp};
+use crate::model::{labels_of, output_for, CourseNet};
 use crate::report::RunReport;
-use crate::train::{self, CourseInit, EpochCost, MiniBatch, Optimizer};
+use crate::train::{self, EpochCost, Plan};
 
 /// The moons data: `(X (2, 300), Y)` with one-hot `Y (2, 300)` for softmax, labels `(1, 300)`
 /// for sigmoid.
@@ -22,7 +26,7 @@ pub fn moons(seed: u32, output: OutputKind) -> Result<Data, AppError> {
     let (x, labels) = crate::data::moons(300, 0.2, seed)?;
     let y = match output {
         OutputKind::Sigmoid => labels,
-        OutputKind::Softmax => net::one_hot(&net::labels_of(&labels), 2),
+        OutputKind::Softmax => nn::data::one_hot(&labels_of(&labels), 2),
     };
     Ok(Data { x, y, test: None })
 }
@@ -63,35 +67,44 @@ pub fn train_run(
         kind.name(),
         args.mini_batch_size
     ));
-    let params = train::course_init(&d, CourseInit::He, args.init_seed);
-    let mut net = Mlp::from_params(&params, train::output_for(&data.y));
-    let mut optimizer = match kind {
-        OptimizerKind::Gd => Optimizer::Gd,
-        OptimizerKind::Momentum => Optimizer::momentum(args.beta, &net.params),
-        OptimizerKind::Adam => Optimizer::adam(args.beta1, args.beta2, args.epsilon, &net.params),
+    let net = CourseNet::new(&d, output_for(&data.y), 0.0, None);
+    let mut model = net.init(Init::HeNormal, args.init_seed);
+    let mut optimizer: Box<dyn Optimizer<f64>> = match kind {
+        OptimizerKind::Gd => Box::new(Gd::new(lr)),
+        OptimizerKind::Momentum => Box::new(Momentum::new(lr, args.beta)),
+        // ε inside the square root, as equation 6.49 and the seed's code (nn's default).
+        OptimizerKind::Adam => Box::new(
+            Adam::new(lr)
+                .with_betas(args.beta1, args.beta2)
+                .with_epsilon(args.epsilon),
+        ),
     };
-    let cfg = MiniBatch {
+    let plan = Plan {
         name: run.clone(),
-        learning_rate: lr,
+        unit: "epoch",
         epochs,
-        batch_size: args.mini_batch_size,
+        batch_size: Some(args.mini_batch_size),
         print_every: ctx.print_every.unwrap_or(if sigmoid { 1000 } else { 100 }),
         epoch_cost: if sigmoid {
             EpochCost::Average
         } else {
             EpochCost::LastBatch
         },
-        check_limit: usize::MAX,
     };
-    let trained = train::mini_batch(
-        &mut net,
+    let trained = train::fit(
+        &mut model,
+        optimizer.as_mut(),
         &data.x,
         &data.y,
-        &mut optimizer,
-        &cfg,
+        &plan,
+        |logits, y, params| net.cost(logits, y, params),
+        || {},
+        |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
         &ctx.reporter,
     );
-    finish_run(ctx, &run, "epoch", trained, &net, data, started)
+    finish_run(
+        ctx, &run, "epoch", trained, &mut model, net.output, data, started,
+    )
 }
 
 /// `apps optimization`: the chosen optimizer, or all three.

@@ -3,9 +3,9 @@
 //! full-batch gradient descent with lr 0.3 for 30000 iterations, plain, with L2, with dropout,
 //! and with both (the seed's exercise 5).
 //!
-//! - `book`: [2,20,5,1], `W = randn / sqrt(0.5 n_prev)` (seed 3), dropout masks drawn after
+//! - `book`: `[2,20,5,1]`, `W = randn / sqrt(0.5 n_prev)` (seed 3), dropout masks drawn after
 //!   `np.random.seed(4)`; configurations plain, λ = 0.1, keep 0.8, and λ = 0.1 with keep 0.9.
-//! - `course`: [2,20,3,1], `W = randn / sqrt(n_prev)` (seed 3), dropout after `np.random.seed(1)`;
+//! - `course`: `[2,20,3,1]`, `W = randn / sqrt(n_prev)` (seed 3), dropout after `np.random.seed(1)`;
 //!   plain, λ = 0.7, keep 0.86, and both.
 //!
 //! The seed's forward pass reseeds NumPy before drawing its masks, so every iteration drops the
@@ -15,11 +15,15 @@
 use std::path::Path;
 use std::time::Instant;
 
+use nn::optim::Gd;
+use nn::Init;
+
 use super::{finish_run, AppError, Context, Data};
+use crate::checks::course_check;
 use crate::cli::{RegularizationArgs, Variant};
-use crate::net::Mlp;
+use crate::model::{output_for, CourseNet, DropoutConfig};
 use crate::report::RunReport;
-use crate::train::{self, CourseInit, DropoutConfig, FullBatch};
+use crate::train::{self, EpochCost, Plan};
 
 /// Layer sizes of a variant.
 pub fn dims(variant: Variant) -> [usize; 4] {
@@ -29,11 +33,12 @@ pub fn dims(variant: Variant) -> [usize; 4] {
     }
 }
 
-/// The variant's initialization.
-pub fn init(variant: Variant) -> CourseInit {
+/// The variant's initialization: `np.random.randn(..) / np.sqrt(0.5 * n_prev)` (book) or
+/// `/ np.sqrt(n_prev)` (course).
+pub fn init(variant: Variant) -> Init {
     match variant {
-        Variant::Book => CourseInit::DividedBySqrt(0.5),
-        Variant::Course => CourseInit::DividedBySqrt(1.0),
+        Variant::Book => Init::NormalDivided(0.5),
+        Variant::Course => Init::NormalDivided(1.0),
     }
 }
 
@@ -90,24 +95,42 @@ pub fn train_run(
             ""
         }
     ));
-    let params = train::course_init(&d, init(variant), args.init_seed);
-    let mut net = Mlp::from_params(&params, train::output_for(&data.y));
     let dropout = (keep_prob < 1.0).then(|| DropoutConfig {
         keep_prob,
         seed: args.dropout_seed.unwrap_or_else(|| dropout_seed(variant)),
         fresh: args.fresh_masks,
     });
-    let cfg = FullBatch {
+    let net = CourseNet::new(&d, output_for(&data.y), lambd, dropout);
+    let mut model = net.init(init(variant), args.init_seed);
+    let plan = Plan {
         name: run.clone(),
-        learning_rate: args.learning_rate,
-        iterations: args.num_iterations,
+        unit: "iteration",
+        epochs: args.num_iterations,
+        batch_size: None,
         print_every: ctx.print_every.unwrap_or(1000),
-        lambd,
-        dropout,
-        check_limit: usize::MAX,
+        epoch_cost: EpochCost::LastBatch,
     };
-    let trained = train::full_batch(&mut net, &data.x, &data.y, &cfg, &ctx.reporter);
-    finish_run(ctx, &run, "iteration", trained, &net, data, started)
+    let trained = train::fit(
+        &mut model,
+        &mut Gd::new(args.learning_rate),
+        &data.x,
+        &data.y,
+        &plan,
+        |logits, y, params| net.cost(logits, y, params),
+        || net.before_forward(),
+        |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
+        &ctx.reporter,
+    );
+    finish_run(
+        ctx,
+        &run,
+        "iteration",
+        trained,
+        &mut model,
+        net.output,
+        data,
+        started,
+    )
 }
 
 /// `apps regularization`: the given configuration, or the variant's four (both variants when
