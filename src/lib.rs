@@ -2,8 +2,8 @@
 pub use engine;
 pub use nn;
 
-/// The code blocks of `docs/verifying.md` ("Verifying gradients", "Looking inside the graph"),
-/// compiled and run as doc tests.
+/// The code blocks of `README.md` (the first look, "Verifying gradients", "Looking inside the
+/// graph"), compiled and run as doc tests so the README cannot drift from the code.
 #[cfg(doctest)]
-#[doc = include_str!("../docs/verifying.md")]
-pub struct VerifyingGuide;
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
