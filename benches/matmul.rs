@@ -5,7 +5,11 @@
 //!
 //! Target (issue 2): the engine within 5% of raw `matrixmultiply` from size 256 up.
 
+mod common;
+
 use std::time::Duration;
+
+use common::ThreadCpuTime;
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ferrograd::engine::{Float, Tensor};
@@ -72,7 +76,7 @@ fn values<T: Float>(n: usize, seed: usize) -> Vec<T> {
         .collect()
 }
 
-fn bench_type<T: RawGemm>(c: &mut Criterion) {
+fn bench_type<T: RawGemm>(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group(format!("matmul_{}", T::NAME));
     for n in [64usize, 256, 1024] {
         group.throughput(Throughput::Elements(2 * (n as u64).pow(3)));
@@ -100,7 +104,7 @@ fn bench_type<T: RawGemm>(c: &mut Criterion) {
     group.finish();
 }
 
-fn benches(c: &mut Criterion) {
+fn benches(c: &mut Criterion<ThreadCpuTime>) {
     bench_type::<f32>(c);
     bench_type::<f64>(c);
 }
@@ -108,6 +112,7 @@ fn benches(c: &mut Criterion) {
 criterion_group! {
     name = matmul;
     config = Criterion::default()
+        .with_measurement(ThreadCpuTime)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     targets = benches

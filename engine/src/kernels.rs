@@ -316,8 +316,12 @@ pub(crate) fn matmul<T: Float>(
     k: usize,
     n: usize,
 ) -> Vec<T> {
-    let mut out = vec![T::zero(); batch.iter().product::<usize>() * m * n];
-    if m == 0 || n == 0 || k == 0 {
+    let total = batch.iter().product::<usize>() * m * n;
+    // Left uninitialized: with beta = 0 gemm writes every element of C without reading it
+    // ("If β is zero, then C does not need to be initialized"; k = 0 writes zeros), which
+    // saves zeroing (and first-touching) the output before gemm overwrites it.
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    if total == 0 {
         return out;
     }
     let full = |rows, cols| -> Shape { batch.iter().copied().chain([rows, cols]).collect() };
@@ -354,7 +358,10 @@ pub(crate) fn matmul<T: Float>(
                     lb.strides[nb],
                     lb.strides[nb + 1],
                     T::zero(),
-                    out.as_mut_ptr().add(c_offset),
+                    out.spare_capacity_mut()
+                        .as_mut_ptr()
+                        .add(c_offset)
+                        .cast::<T>(),
                     n as isize,
                     1,
                 );
@@ -362,5 +369,9 @@ pub(crate) fn matmul<T: Float>(
             c_offset += m * n;
         },
     );
+    debug_assert_eq!(c_offset, total);
+    // SAFETY: the loop above ran gemm with beta = 0 on each of the `total / (m·n)` batches, in
+    // order, so all `total` elements are initialized floats.
+    unsafe { out.set_len(total) };
     out
 }

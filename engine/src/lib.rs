@@ -9,9 +9,16 @@
 //! - [`tensor`]: the [`Tensor`] handle, constructors, data access; [`layout`]: shapes and
 //!   strides; `kernels`: buffer computations (matmul on `matrixmultiply`).
 //! - [`ops`]: every public operation; [`loss`]: losses from logits.
-//! - [`autograd`]: the graph, `backward`, and in [`autograd::rules`] every backward rule.
+//! - [`autograd`]: the graph, `backward`, and in [`autograd::rules`] every backward rule;
+//!   [`autograd::dot`]: Graphviz export and node counts of any graph.
+//! - printing: `{}` prints a tensor exactly as NumPy's `str(array)` does, `{:?}` adds shape
+//!   and type.
 //! - [`gradcheck`]: numerical gradients and the relative-difference report.
 //! - [`anomaly`]: NaN/Inf detection that names the operation and the caller's line.
+//! - [`check`]: the three-way gradient check (autodiff, hand-written, numerical) per named
+//!   parameter, and checks of user-defined ops.
+//! - [`trace`]: a node-by-node account of a backward pass; [`memory`]: what graphs hold, and
+//!   a leak check for training loops.
 //! - [`random`]: the [`random::Sampler`] trait behind every random draw (initializers, dropout).
 
 pub mod anomaly;
@@ -27,7 +34,9 @@ pub mod memory;
 pub mod ops;
 pub mod random;
 pub mod tensor;
+pub mod trace;
 
+pub use autograd::tangent::{hessian, jacobian, jvp};
 pub use autograd::{backward, backward_with, grad, grad_with, no_grad, BackwardOptions};
 pub use float::Float;
 pub use tensor::Tensor;

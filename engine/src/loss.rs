@@ -38,9 +38,17 @@ pub fn binary_cross_entropy_with_logits<T: Float>(
     logits.bce_with_logits(targets).mean()
 }
 
-/// Mean binary cross-entropy from probabilities. Each log is floored at -100 (as PyTorch's
-/// `BCELoss` does), so saturated probabilities give a large finite cost instead of `inf`; prefer
-/// [`binary_cross_entropy_with_logits`], which is exact there.
+/// Mean binary cross-entropy from probabilities `a`: the course's
+/// `-1/m Σ (y log a + (1-y) log(1-a))`, finite where the course's NumPy prints `inf`.
+///
+/// - When `a` is the recorded output of [`Tensor::sigmoid`] (training, grad mode on), the loss
+///   is computed from that sigmoid's logits with [`binary_cross_entropy_with_logits`], as Keras
+///   does: the same mathematics, exact even where `σ(z)` rounds to exactly 0 or 1, and the
+///   gradient reaching the logits is `(σ(z) - y)/m` rather than `inf·0 = NaN`. The
+///   probabilities themselves then get no gradient of their own.
+/// - Otherwise (constants, `no_grad`) each log is floored at -100, as PyTorch's `BCELoss`
+///   does: a saturated probability gives a large finite cost (and a zero gradient), not the
+///   exact one. Keep the logits when the exact value matters.
 #[track_caller]
 pub fn binary_cross_entropy<T: Float>(probs: &Tensor<T>, targets: &Tensor<T>) -> Tensor<T> {
     assert!(
@@ -49,9 +57,16 @@ pub fn binary_cross_entropy<T: Float>(probs: &Tensor<T>, targets: &Tensor<T>) ->
         probs.shape(),
         targets.shape()
     );
-    let floor = Tensor::scalar(T::from_f64(-100.0));
-    let log_p = probs.log().maximum(&floor);
-    let log_q = (-probs + T::one()).log().maximum(&floor);
+    if let Some(node) = probs.grad_fn() {
+        if matches!(node.op(), Op::Sigmoid) {
+            return binary_cross_entropy_with_logits(&node.inputs()[0], targets);
+        }
+    }
+    // Flooring the argument (at e^-100) rather than the log keeps the backward finite too:
+    // the log's rule divides by its argument, which is then never 0.
+    let tiny = Tensor::scalar(T::from_f64((-100.0f64).exp()));
+    let log_p = probs.maximum(&tiny).log();
+    let log_q = (-probs + T::one()).maximum(&tiny).log();
     -(targets * log_p + (-targets + T::one()) * log_q).mean()
 }
 

@@ -2,8 +2,10 @@
 //! (whether it requires a gradient, the graph node that produced it, its accumulated gradient).
 //!
 //! Cloning a tensor clones a handle, not the data. Values never change behind a graph's back:
-//! the only mutation is [`Tensor::update_data`] on leaves, which copies on write if any other
-//! tensor (a view, a saved value of a live graph) still shares the buffer.
+//! the only mutation is [`Tensor::update_data`] on leaves. It copies on write if another tensor
+//! (a view, a detached copy) shares the buffer, and it bumps the leaf's version: a graph that
+//! recorded the leaf before the update refuses to run backward (with a message saying so)
+//! instead of silently differentiating at the new values.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -36,6 +38,8 @@ pub(crate) struct Inner<T: Float> {
     pub(crate) node: Option<Node<T>>,
     pub(crate) grad: Mutex<Option<Tensor<T>>>,
     pub(crate) retains_grad: AtomicBool,
+    /// Bumped by every in-place update, so backward can tell that a recorded input changed.
+    pub(crate) version: AtomicU64,
     pub(crate) hooks: Mutex<Vec<GradHook<T>>>,
     pub(crate) post_accumulate_hooks: Mutex<Vec<PostAccumulateHook<T>>>,
     pub(crate) name: Mutex<Option<Arc<str>>>,
@@ -58,6 +62,7 @@ impl<T: Float> Tensor<T> {
             node,
             grad: Mutex::new(None),
             retains_grad: AtomicBool::new(false),
+            version: AtomicU64::new(0),
             hooks: Mutex::new(Vec::new()),
             post_accumulate_hooks: Mutex::new(Vec::new()),
             name: Mutex::new(None),
@@ -377,6 +382,25 @@ impl<T: Float> Tensor<T> {
         data.chunks(c).map(<[T]>::to_vec).collect()
     }
 
+    /// A 3-D tensor's blocks as nested vectors.
+    #[track_caller]
+    pub fn to_vec3(&self) -> Vec<Vec<Vec<T>>> {
+        assert!(
+            self.ndim() == 3,
+            "to_vec3: needs a 3-D tensor, got shape {:?}",
+            self.shape()
+        );
+        let (b, r, c) = (self.shape()[0], self.shape()[1], self.shape()[2]);
+        let data = self.to_vec();
+        (0..b)
+            .map(|i| {
+                (0..r)
+                    .map(|j| data[(i * r + j) * c..(i * r + j + 1) * c].to_vec())
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The value of a one-element tensor.
     #[track_caller]
     pub fn item(&self) -> T {
@@ -416,7 +440,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Overwrites a leaf's values in place (optimizer updates). Copies on write if the buffer is
-    /// shared with views or saved values of a live graph, so no recorded value ever changes.
+    /// shared with views, so no view ever changes; a graph that recorded this leaf can no longer
+    /// run backward (see [`Tensor::version`]): update after backward, as optimizers do.
     #[track_caller]
     pub fn update_data(&self, f: impl FnOnce(&mut [T])) {
         assert!(
@@ -433,6 +458,13 @@ impl<T: Float> Tensor<T> {
         let mut storage = self.0.storage.write().unwrap();
         let buffer = Arc::make_mut(&mut storage);
         f(&mut buffer[..layout.numel()]);
+        self.0.version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times [`Tensor::update_data`] has changed this tensor. Graph nodes remember
+    /// their inputs' versions; backward checks them.
+    pub fn version(&self) -> u64 {
+        self.0.version.load(Ordering::Relaxed)
     }
 
     /// Replaces a leaf's values with those of `values` (same shape).

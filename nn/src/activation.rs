@@ -1,4 +1,8 @@
 //! Activation functions as parameter-free layers (seed 001, (6.1.b): `A = g(Z)`).
+//!
+//! They are layers, not options of [`Dense`](crate::Dense), so that a network is the course's
+//! alternation `Z1, A1, Z2, A2, ...` written as one list in a [`Sequential`](crate::Sequential),
+//! and its [`forward_trace`](crate::Sequential::forward_trace) returns exactly the course's cache.
 
 use engine::{Float, Tensor};
 

@@ -126,7 +126,9 @@ impl<T: Float> Module<T> for BatchNorm<T> {
     fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
         assert!(
             x.ndim() == 2 && x.shape()[0] == self.num_features(),
-            "BatchNorm::forward: expects ({}, m) inputs (examples are columns), got shape {:?}",
+            "BatchNorm::forward: gamma of shape {:?} takes inputs of shape ({}, m) (examples \
+             are columns), got shape {:?}",
+            self.gamma.shape(),
             self.num_features(),
             x.shape()
         );
@@ -136,7 +138,11 @@ impl<T: Float> Module<T> for BatchNorm<T> {
             return &self.gamma * x_hat + &self.beta;
         }
         let m = x.shape()[1];
-        assert!(m > 0, "BatchNorm::forward: empty batch");
+        assert!(
+            m > 0,
+            "BatchNorm::forward: empty batch (shape {:?}): training needs at least one example",
+            x.shape()
+        );
         let mean = x.mean_axis(1, true); // (6.32a)
         let centered = x - &mean;
         let var = centered.square().mean_axis(1, true); // (6.32b)
@@ -310,6 +316,15 @@ mod tests {
         let y = bn.forward(&Tensor::from_vec(vec![5.0], &[1, 1])).to_vec()[0];
         assert!((y - (5.0 - 1.375) / expected_var.sqrt()).abs() < 1e-15);
         assert_eq!(bn.running_mean().to_vec(), [1.375]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "BatchNorm::forward: gamma of shape [3, 1] takes inputs of shape (3, m) \
+                    (examples are columns), got shape [2, 4]"
+    )]
+    fn wrong_input_shape_names_the_layer_and_both_shapes() {
+        BatchNorm::<f64>::new(3, 1e-5, 0.9).forward(&Tensor::zeros(&[2, 4]));
     }
 
     #[test]

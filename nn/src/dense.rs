@@ -75,7 +75,9 @@ impl<T: Float> Module<T> for Dense<T> {
     fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
         assert!(
             x.ndim() == 2 && x.shape()[0] == self.in_features(),
-            "Dense::forward: layer expects ({}, m) inputs (examples are columns), got shape {:?}",
+            "Dense::forward: W of shape {:?} takes inputs of shape ({}, m) (examples are \
+             columns), got shape {:?}",
+            self.weight.shape(),
             self.in_features(),
             x.shape()
         );
@@ -133,5 +135,16 @@ mod tests {
     fn wrong_input_shape_names_the_layer() {
         let mut d = Dense::<f64>::from_parameters(Tensor::zeros(&[2, 3]), Tensor::zeros(&[2, 1]));
         d.forward(&Tensor::zeros(&[2, 3]));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "Dense::forward: W of shape [2, 3] takes inputs of shape (3, m) (examples are \
+                    columns), got shape [2, 3]"
+    )]
+    fn wrong_input_shape_names_both_shapes_also_inside_a_sequential() {
+        let dense = Dense::<f64>::from_parameters(Tensor::zeros(&[2, 3]), Tensor::zeros(&[2, 1]));
+        let mut net = crate::Sequential::new(vec![Box::new(dense)]);
+        net.forward(&Tensor::zeros(&[2, 3]));
     }
 }

@@ -40,6 +40,12 @@ pub fn dropout_mask<T: Float, S: Sampler + ?Sized>(
 /// `(x ⊙ mask) / keep_prob`, the course's `A = A * D; A = A / keep_prob`, recorded in the graph.
 #[track_caller]
 pub fn apply_mask<T: Float>(x: &Tensor<T>, mask: &Tensor<T>, keep_prob: f64) -> Tensor<T> {
+    assert!(
+        mask.shape() == x.shape(),
+        "apply_mask: mask of shape {:?} for input of shape {:?}",
+        mask.shape(),
+        x.shape()
+    );
     (x * mask) / T::from_f64(keep_prob)
 }
 
@@ -205,6 +211,12 @@ mod tests {
         let f = move |v: &[Tensor<f64>]| (apply_mask(&v[0], &mask, 0.7).tanh()).sum();
         let r = gradcheck(&f, &[x.detach()], GradcheckConfig::default());
         assert!(r.passed(1e-7), "{r}");
+    }
+
+    #[test]
+    #[should_panic(expected = "apply_mask: mask of shape [2, 3] for input of shape [3, 2]")]
+    fn a_mask_of_another_shape_names_both_shapes() {
+        apply_mask(&Tensor::<f64>::ones(&[3, 2]), &Tensor::ones(&[2, 3]), 0.5);
     }
 
     #[test]

@@ -220,51 +220,47 @@ mod tests {
         0.8846223804995846,
     ];
 
+    /// The course's `initialize_parameters_*(layer_dims)` after `np.random.seed(3)`: every
+    /// layer's `W`, drawn one layer after the other (biases draw nothing).
+    fn seed3_weights(init: Init, layer_dims: &[usize]) -> Vec<Vec<f64>> {
+        let mut s = Replay(SEED3_RANDN.to_vec(), 0);
+        layer_dims
+            .windows(2)
+            .map(|d| init.weight::<f64, _>(d[1], d[0], &mut s).to_vec())
+            .collect()
+    }
+
     #[test]
     fn he_reproduces_the_assignment_expected_output_bit_for_bit() {
         // data/reference/seed_numbers.json, init.expected_init.he_2_4_1: the course's
         // initialize_parameters_he([2, 4, 1]) after np.random.seed(3).
-        let mut s = Replay(SEED3_RANDN.to_vec(), 0);
-        let w1 = Init::HeNormal.weight::<f64, _>(4, 2, &mut s);
-        let w2 = Init::HeNormal.weight::<f64, _>(1, 4, &mut s);
-        let expected_w1 = [
-            1.7886284734303186,
-            0.43650985051198943,
-            0.09649746807200862,
-            -1.8634927033644908,
-            -0.27738820251439905,
-            -0.35475897926898675,
-            -0.08274148148245977,
-            -0.6270006768238473,
-        ];
+        let w = seed3_weights(Init::HeNormal, &[2, 4, 1]);
+        // With n_in = 2 the scale sqrt(2 / 2) is exactly 1: the Expected Output's W1 is the
+        // first eight draws unchanged.
+        let expected_w1 = &SEED3_RANDN[..8];
         let expected_w2 = [
             -0.030984124422056857,
             -0.33744410537169206,
             -0.9290426766647434,
             0.6255224840406426,
         ];
-        assert_eq!(w1.to_vec(), expected_w1);
-        assert_eq!(w2.to_vec(), expected_w2);
+        assert_eq!(w, [expected_w1.to_vec(), expected_w2.to_vec()]);
     }
 
     #[test]
     fn random_times_ten_reproduces_the_assignment_expected_output() {
         // init.expected_init.random_3_2_1: randn * 10 for [3, 2, 1], seed 3.
-        let mut s = Replay(SEED3_RANDN.to_vec(), 0);
-        let w1 = Init::ScaledNormal(10.0).weight::<f64, _>(2, 3, &mut s);
-        let w2 = Init::ScaledNormal(10.0).weight::<f64, _>(1, 2, &mut s);
-        assert_eq!(
-            w1.to_vec(),
-            [
-                17.886284734303185,
-                4.365098505119894,
-                0.9649746807200863,
-                -18.634927033644907,
-                -2.7738820251439904,
-                -3.5475897926898674
-            ]
-        );
-        assert_eq!(w2.to_vec(), [-0.8274148148245977, -6.270006768238473]);
+        let w = seed3_weights(Init::ScaledNormal(10.0), &[3, 2, 1]);
+        let expected_w1 = [
+            17.886284734303185,
+            4.365098505119894,
+            0.9649746807200863,
+            -18.634927033644907,
+            -2.7738820251439904,
+            -3.5475897926898674,
+        ];
+        let expected_w2 = [-0.8274148148245977, -6.270006768238473];
+        assert_eq!(w, [expected_w1.to_vec(), expected_w2.to_vec()]);
     }
 
     #[test]
@@ -273,12 +269,8 @@ mod tests {
         //   (r / np.sqrt(0.5 * 3)).ravel()[:3] and (r / np.sqrt(3)).ravel()[:3]
         let book = [1.4604090331058333, 0.3564088004843122, 0.07878985274897746];
         let course = [1.032665130615224, 0.2520190796970204, 0.0557128391674915];
-        let mut s = Replay(SEED3_RANDN.to_vec(), 0);
-        let w = Init::NormalDivided(0.5).weight::<f64, _>(1, 3, &mut s);
-        assert_eq!(w.to_vec(), book);
-        let mut s = Replay(SEED3_RANDN.to_vec(), 0);
-        let w = Init::NormalDivided(1.0).weight::<f64, _>(1, 3, &mut s);
-        assert_eq!(w.to_vec(), course);
+        assert_eq!(seed3_weights(Init::NormalDivided(0.5), &[3, 1]), [book]);
+        assert_eq!(seed3_weights(Init::NormalDivided(1.0), &[3, 1]), [course]);
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - [`checkpoint`]: save/load named parameters as safetensors, atomically.
 //! - [`datasets`]: circles and moons (scikit-learn's, draw for draw), `.mat` and MNIST loaders.
 
+#![warn(missing_docs)]
+
 pub mod activation;
 pub mod batchnorm;
 pub mod checkpoint;

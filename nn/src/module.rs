@@ -109,6 +109,10 @@ pub fn shared<S: Sampler + Send + 'static>(sampler: S) -> Arc<Mutex<S>> {
 pub trait Module<T: Float> {
     /// The layer's output for a batch `x` of shape `(n_features, m)`. Records the graph when
     /// grad mode is on; wrap in [`engine::no_grad`] for evaluation.
+    ///
+    /// Panics, naming the layer and both shapes, if `x` does not fit the layer; the panic
+    /// points at the caller's line, also through a [`Sequential`](crate::Sequential).
+    #[track_caller]
     fn forward(&mut self, x: &Tensor<T>) -> Tensor<T>;
 
     /// The learnable parameters, named as the seeds' dictionaries (`W`, `b` for a lone layer;

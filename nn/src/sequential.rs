@@ -1,4 +1,8 @@
-//! A chain of modules applied in order, with the seeds' parameter numbering.
+//! A chain of modules applied in order, with the seeds' parameter numbering (`W1`, `b1`, `W2`,
+//! ...), so that parameter names, checkpoints and gradient reports use the keys of the course's
+//! parameter dictionaries.
+
+use std::fmt::Write;
 
 use engine::random::Sampler;
 use engine::{Float, Tensor};
@@ -111,7 +115,9 @@ impl<T: Float> Sequential<T> {
         outputs
     }
 
-    fn numbered(&self, pick: impl Fn(&dyn Module<T>) -> Vec<Param<T>>) -> Vec<Param<T>> {
+    /// Every layer's parameters (or, with `buffers`, its buffers) with the layer's number
+    /// appended to their names.
+    fn numbered(&self, buffers: bool) -> Vec<Param<T>> {
         let mut out = Vec::new();
         let mut index = 0;
         for layer in &self.layers {
@@ -119,8 +125,10 @@ impl<T: Float> Sequential<T> {
             if params.iter().any(|p| p.kind == ParamKind::Weight) {
                 index += 1;
             }
-            for mut p in pick(layer.as_ref()) {
-                p.name = format!("{}{}", p.name, index);
+            let named = if buffers { layer.buffers() } else { params };
+            for mut p in named {
+                // Writing to a String cannot fail.
+                let _ = write!(p.name, "{index}");
                 out.push(p);
             }
         }
@@ -138,11 +146,11 @@ impl<T: Float> Module<T> for Sequential<T> {
     }
 
     fn parameters(&self) -> Vec<Param<T>> {
-        self.numbered(|l| l.parameters())
+        self.numbered(false)
     }
 
     fn buffers(&self) -> Vec<Param<T>> {
-        self.numbered(|l| l.buffers())
+        self.numbered(true)
     }
 
     fn set_training(&mut self, training: bool) {

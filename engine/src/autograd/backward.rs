@@ -21,11 +21,35 @@
 //! - Tensors that do not require gradients (data, constants) never receive one.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::autograd::rules::backward_rule;
 use crate::autograd::set_grad_enabled;
 use crate::tensor::TensorId;
 use crate::{Float, Tensor};
+
+/// Tensor ids are unique counters, so a multiplicative hash spreads them well; SipHash's
+/// protection against adversarial keys buys nothing here and costs on every node of every
+/// backward pass.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by tensor id.
+type IdMap<V> = HashMap<TensorId, V, BuildHasherDefault<IdHasher>>;
 
 /// Options for a backward pass.
 #[derive(Clone, Copy, Debug, Default)]
@@ -111,9 +135,9 @@ fn check_output_grad<T: Float>(output: &Tensor<T>, output_grad: &Tensor<T>) {
 /// Tensors reachable from `root` through nodes, ordered so every tensor comes after all the
 /// tensors computed from it (reverse topological order). Iterative: deep graphs cannot overflow
 /// the stack.
-fn reverse_topological<T: Float>(root: &Tensor<T>) -> Vec<Tensor<T>> {
+pub(crate) fn reverse_topological<T: Float>(root: &Tensor<T>) -> Vec<Tensor<T>> {
     let mut order = Vec::new();
-    let mut visited: HashMap<TensorId, ()> = HashMap::new();
+    let mut visited: IdMap<()> = IdMap::default();
     // (tensor, whether its inputs have been pushed)
     let mut stack = vec![(root.clone(), false)];
     while let Some((t, expanded)) = stack.pop() {
@@ -144,14 +168,14 @@ fn run<T: Float>(
     output_grad: &Tensor<T>,
     options: BackwardOptions,
     capture: &[&Tensor<T>],
-) -> HashMap<TensorId, Tensor<T>> {
+) -> IdMap<Tensor<T>> {
     let _mode = set_grad_enabled(options.create_graph);
     let accumulate = capture.is_empty();
-    let mut captured = HashMap::new();
+    let mut captured = IdMap::default();
     if !output.requires_grad_flag() {
         return captured;
     }
-    let mut pending: HashMap<TensorId, Tensor<T>> = HashMap::new();
+    let mut pending: IdMap<Tensor<T>> = IdMap::default();
     pending.insert(output.id(), output_grad.clone());
 
     for t in reverse_topological(output) {
@@ -167,6 +191,7 @@ fn run<T: Float>(
             captured.insert(t.id(), g.clone());
         }
         let Some(node) = t.node() else {
+            crate::trace::record_visit(&t, &g, None);
             if accumulate && t.requires_grad_flag() {
                 accumulate_grad(&t, g);
                 crate::autograd::hooks::run_post_accumulate_hooks(&t);
@@ -176,11 +201,13 @@ fn run<T: Float>(
         if accumulate && t.0.retains_grad.load(std::sync::atomic::Ordering::Relaxed) {
             accumulate_grad(&t, g.clone());
         }
+        node.check_inputs_unmodified();
         let input_grads = {
             let _rule = crate::anomaly::backward_rule_scope();
             backward_rule(&node.op, &node.inputs, &t, &g)
         };
         crate::anomaly::check_backward(node, &g, &input_grads);
+        crate::trace::record_visit(&t, &g, Some(&input_grads));
         for (input, ig) in node.inputs.iter().zip(input_grads) {
             let Some(ig) = ig else { continue };
             debug_assert_eq!(

@@ -247,7 +247,7 @@ impl<T: Float> Tensor<T> {
 fn constant_label<T: Float>(t: &Tensor<T>) -> String {
     match (t.name(), t.numel()) {
         (Some(name), _) => name.to_string(),
-        (None, 1) => format!("{}", t.item()),
+        (None, 1) => Tensor::scalar(t.item()).to_string(),
         (None, _) => "constant".into(),
     }
 }

@@ -4,6 +4,9 @@
 //! - [`backward`](mod@backward): the traversal that visits each node once in reverse
 //!   topological order and accumulates gradients.
 //! - [`dot`]: Graphviz export and node counts, for studying a graph.
+//! - [`forward`]: every forward-mode (Jacobian-vector product) rule, mirroring `rules`;
+//!   [`tangent`]: the tangent pass over a recorded graph, `jvp`, `jacobian`, `hessian`.
+//! - [`hooks`]: post-accumulate hooks and the hook semantics.
 //! - this module: grad mode (`no_grad`), graph nodes, and live-node accounting.
 //!
 //! Ownership is what frees graphs: a node owns its inputs, a tensor owns the node that produced
@@ -11,8 +14,10 @@
 
 pub mod backward;
 pub mod dot;
+pub mod forward;
 pub mod hooks;
 pub mod rules;
+pub mod tangent;
 
 use std::cell::Cell;
 use std::panic::Location;
@@ -104,6 +109,8 @@ pub struct Node<T: Float> {
     pub(crate) op: Op<T>,
     pub(crate) inputs: SmallVec<[Tensor<T>; 2]>,
     pub(crate) location: &'static Location<'static>,
+    /// The inputs' versions when the operation ran (see [`Tensor::version`]).
+    input_versions: SmallVec<[u64; 2]>,
     stats: Arc<GraphStats>,
     bytes: usize,
 }
@@ -122,6 +129,26 @@ impl<T: Float> Node<T> {
     /// Where in the user's code the operation was called.
     pub fn location(&self) -> &'static Location<'static> {
         self.location
+    }
+
+    /// Panics if an input was updated in place after this operation recorded it: its backward
+    /// rule would silently use the new values.
+    pub(crate) fn check_inputs_unmodified(&self) {
+        for (i, (input, &recorded)) in self.inputs.iter().zip(&self.input_versions).enumerate() {
+            let now = input.version();
+            assert!(
+                now == recorded,
+                "backward: input {i} (shape {:?}{}) of {} (created at {}) was updated in place \
+                 after the operation recorded it (version {recorded}, now {now}); \
+                 update parameters after backward, or recompute the forward pass",
+                input.shape(),
+                input
+                    .name()
+                    .map_or_else(String::new, |n| format!(", \"{n}\"")),
+                self.op.name(),
+                self.location
+            );
+        }
     }
 }
 
@@ -183,6 +210,7 @@ pub(crate) fn record_view<T: Float>(
         op,
         inputs: inputs.iter().map(|&t| t.clone()).collect(),
         location,
+        input_versions: inputs.iter().map(|t| t.version()).collect(),
         stats,
         bytes,
     };

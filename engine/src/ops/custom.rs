@@ -1,5 +1,10 @@
 //! User-defined operations with their own forward and backward, like PyTorch's
 //! `autograd.Function`.
+//!
+//! Check a new op's backward with [`check_custom_op`](crate::check::check_custom_op) (random
+//! inputs, every component), or opt in to an automatic check at each op's first use with
+//! [`set_custom_op_checking`](crate::check::set_custom_op_checking). Forward mode works through
+//! custom ops too: see [`CustomOp::jvp`].
 
 use std::sync::Arc;
 
@@ -20,6 +25,21 @@ pub trait CustomOp<T: Float>: Send + Sync + 'static {
     /// The vector-Jacobian product for each input.
     fn backward(&self, inputs: &[Tensor<T>], output: &Tensor<T>, grad: &Tensor<T>)
         -> InputGrads<T>;
+
+    /// Forward mode: the Jacobian-vector product `J·(u₀, u₁, ...)`, shaped like the output,
+    /// given one tangent per input (`None` where an input's tangent is zero). The default
+    /// returns `None`, and forward mode then derives the product from [`CustomOp::backward`]
+    /// by differentiating the linear map `v ↦ Jᵀv` once more, which works whenever `backward`
+    /// is written with engine operations.
+    fn jvp(
+        &self,
+        inputs: &[Tensor<T>],
+        output: &Tensor<T>,
+        tangents: &[Option<Tensor<T>>],
+    ) -> Option<Tensor<T>> {
+        let _ = (inputs, output, tangents);
+        None
+    }
 }
 
 impl<T: Float> Tensor<T> {
@@ -27,6 +47,7 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn apply_custom(op: Arc<dyn CustomOp<T>>, inputs: &[&Tensor<T>]) -> Tensor<T> {
         let out = no_grad(|| op.forward(inputs));
+        crate::check::custom::check_at_first_use(op.as_ref(), inputs, &out);
         record_view(Op::Custom(op), inputs, out.storage(), out.layout().clone())
     }
 }

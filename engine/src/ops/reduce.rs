@@ -186,6 +186,25 @@ impl<T: Float> Tensor<T> {
         centered.square().sum() / T::from_f64(denom as f64)
     }
 
+    /// Row-major position of the largest element (the first on ties). Not differentiable.
+    #[track_caller]
+    pub fn argmax(&self) -> usize {
+        assert!(
+            self.numel() > 0,
+            "argmax: empty tensor of shape {:?}",
+            self.shape()
+        );
+        self.with_data(|d| {
+            let mut best = 0;
+            for (k, &v) in d.iter().enumerate() {
+                if v > d[best] {
+                    best = k;
+                }
+            }
+            best
+        })
+    }
+
     /// Index of the largest element along `axis` (the first on ties), for every position of the
     /// other axes in row-major order. Not differentiable.
     #[track_caller]

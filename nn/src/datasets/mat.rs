@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use engine::Tensor;
 
-use super::{DataError, DataErrorKind, Location};
+use super::{inflate_error_kind, DataError, DataErrorKind, Location};
 
 const HEADER_LEN: usize = 128;
 const MI_INT8: u32 = 1;
@@ -596,14 +596,9 @@ fn inflate_element(payload: &[u8], span: &Span, at: usize) -> Result<Vec<u8>, Da
     flate2::read::ZlibDecoder::new(payload)
         .read_to_end(&mut inflated)
         .map_err(|e| {
-            let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                DataErrorKind::Truncated
-            } else {
-                DataErrorKind::Malformed
-            };
             span.error(
                 at,
-                kind,
+                inflate_error_kind(&e),
                 format!("the compressed element cannot be inflated: {e}"),
             )
         })?;

@@ -135,6 +135,25 @@ fn parse_idx(bytes: &[u8], inflated: bool, path: &Path) -> Result<IdxArray, Data
     })
 }
 
+/// An error naming the field `dimensions` unless `array` has `rank` of them (`expected` says
+/// what they are).
+fn expect_rank(
+    array: &IdxArray,
+    path: &Path,
+    rank: usize,
+    expected: &str,
+) -> Result<(), DataError> {
+    if array.dims.len() == rank {
+        return Ok(());
+    }
+    Err(DataError::new(
+        path,
+        Location::Field("dimensions".into()),
+        DataErrorKind::Malformed,
+        format!("{expected}, this one {:?}", array.dims),
+    ))
+}
+
 /// One part of MNIST (training or test), in the course layout.
 #[derive(Clone, Debug)]
 pub struct MnistSplit {
@@ -151,29 +170,19 @@ impl MnistSplit {
     pub fn load(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Self, DataError> {
         let (images_path, labels_path) = (images.as_ref(), labels.as_ref());
         let images = load_idx(images_path)?;
-        if images.dims.len() != 3 {
-            return Err(DataError::new(
-                images_path,
-                Location::Field("dimensions".into()),
-                DataErrorKind::Malformed,
-                format!(
-                    "an images file has 3 dimensions (count, rows, columns), this one {:?}",
-                    images.dims
-                ),
-            ));
-        }
+        expect_rank(
+            &images,
+            images_path,
+            3,
+            "an images file has 3 dimensions (count, rows, columns)",
+        )?;
         let labels = load_idx(labels_path)?;
-        if labels.dims.len() != 1 {
-            return Err(DataError::new(
-                labels_path,
-                Location::Field("dimensions".into()),
-                DataErrorKind::Malformed,
-                format!(
-                    "a labels file has 1 dimension (count), this one {:?}",
-                    labels.dims
-                ),
-            ));
-        }
+        expect_rank(
+            &labels,
+            labels_path,
+            1,
+            "a labels file has 1 dimension (count)",
+        )?;
         let m = images.dims[0];
         if labels.dims[0] != m {
             return Err(DataError::new(
@@ -262,20 +271,12 @@ pub struct Mnist {
 }
 
 /// `one_hot[c, i] = 1` where `labels[i] == c`: shape `(classes, m)` (the course's
-/// `convert_to_one_hot`). Panics if a label is not below `classes`.
+/// `convert_to_one_hot`), as [`crate::data::one_hot`] for byte labels. Panics if a label is not
+/// below `classes`.
 #[track_caller]
 pub fn one_hot(labels: &[u8], classes: usize) -> Tensor<f64> {
-    let m = labels.len();
-    let mut data = vec![0.0; classes * m];
-    for (i, &label) in labels.iter().enumerate() {
-        let c = usize::from(label);
-        assert!(
-            c < classes,
-            "one_hot: label {c} at {i} is not below {classes}"
-        );
-        data[c * m + i] = 1.0;
-    }
-    Tensor::from_vec(data, &[classes, m])
+    let labels: Vec<usize> = labels.iter().map(|&l| usize::from(l)).collect();
+    crate::data::one_hot(&labels, classes)
 }
 
 /// Finds `<prefix>-<kind>-idx<rank>-ubyte` in `dir`, also with `.idx` instead of `-idx`, each
@@ -306,22 +307,22 @@ fn find_file(dir: &Path, prefix: &str, kind: &str, rank: u8) -> Result<PathBuf, 
 /// with `.gz` (names with `.idx3` instead of `-idx3` are accepted too).
 pub fn load_mnist_dir(dir: impl AsRef<Path>) -> Result<Mnist, DataError> {
     let dir = dir.as_ref();
-    let train = MnistSplit::load(
-        find_file(dir, "train", "images", 3)?,
-        find_file(dir, "train", "labels", 1)?,
-    )?;
     Ok(Mnist {
-        train,
-        test: load_mnist_test(dir)?,
+        train: load_split(dir, "train")?,
+        test: load_split(dir, "t10k")?,
     })
 }
 
 /// Loads only the official test set (`t10k-*`) from `dir`: what the repository ships in
 /// `data/mnist` (10,000 images).
 pub fn load_mnist_test(dir: impl AsRef<Path>) -> Result<MnistSplit, DataError> {
-    let dir = dir.as_ref();
+    load_split(dir.as_ref(), "t10k")
+}
+
+/// `<prefix>-images-idx3-ubyte` and `<prefix>-labels-idx1-ubyte` from `dir`.
+fn load_split(dir: &Path, prefix: &str) -> Result<MnistSplit, DataError> {
     MnistSplit::load(
-        find_file(dir, "t10k", "images", 3)?,
-        find_file(dir, "t10k", "labels", 1)?,
+        find_file(dir, prefix, "images", 3)?,
+        find_file(dir, prefix, "labels", 1)?,
     )
 }

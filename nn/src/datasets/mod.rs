@@ -36,15 +36,10 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<(Vec<u8>, bool), DataError>
     // On failure `inflated` keeps what was inflated before it, which the message reports.
     let result = flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut inflated);
     result.map_err(|e| {
-        let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            DataErrorKind::Truncated
-        } else {
-            DataErrorKind::Malformed
-        };
         DataError::new(
             path,
             Location::File,
-            kind,
+            inflate_error_kind(&e),
             format!(
                 "the gzip stream cannot be inflated after {} bytes: {e}",
                 inflated.len()
@@ -52,4 +47,14 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<(Vec<u8>, bool), DataError>
         )
     })?;
     Ok((inflated, true))
+}
+
+/// The kind of a failure to inflate compressed data: a stream that ends early is truncated,
+/// any other failure means the compressed bytes are malformed.
+pub(crate) fn inflate_error_kind(e: &std::io::Error) -> DataErrorKind {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        DataErrorKind::Truncated
+    } else {
+        DataErrorKind::Malformed
+    }
 }

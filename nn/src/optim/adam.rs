@@ -2,7 +2,7 @@
 
 use engine::Float;
 
-use super::{for_each_with_grad, EpsilonPlacement, Optimizer, StateBuffers};
+use super::{impl_optimizer, update_elements, EpsilonPlacement, ParamState};
 use crate::module::Param;
 
 /// Adam (6.49), as the seed's `update_parameters_with_adam`, on step `t = 1, 2, ...`:
@@ -13,9 +13,25 @@ use crate::module::Param;
 /// W := W - α v_corrected / sqrt(s_corrected + ε)
 /// ```
 ///
-/// `t` counts calls to [`Optimizer::step`] (one per mini-batch, as the course's `t`).
-/// [`EpsilonPlacement::OutsideSqrt`] gives the course notebook's and PyTorch's
+/// `t` counts calls to [`Optimizer::step`](super::Optimizer::step) (one per mini-batch, as the
+/// course's `t`). [`EpsilonPlacement::OutsideSqrt`] gives the course notebook's and PyTorch's
 /// `α v_corrected / (sqrt(s_corrected) + ε)` instead.
+///
+/// ```
+/// use engine::Tensor;
+/// use nn::{optim::{Adam, Optimizer}, Param};
+/// let w = Tensor::<f64>::from_vec(vec![1.0, -2.0], &[2, 1]).requires_grad();
+/// let params = [Param::weight("W1", w.clone())];
+/// let mut opt = Adam::new(0.1).with_epsilon(0.0);
+/// (w.square().sum() * 0.5).backward(); // dW = W
+/// opt.step(&params);
+/// // At t = 1 the bias correction undoes the averaging: each weight moves by α against the
+/// // sign of its gradient (1 - β^1 is not exact in binary, hence the tolerance).
+/// let moved: Vec<f64> = w.to_vec().iter().zip([1.0, -2.0]).map(|(a, b)| a - b).collect();
+/// assert!((moved[0] + 0.1).abs() < 1e-15 && (moved[1] - 0.1).abs() < 1e-15);
+/// assert_eq!(opt.step_count(), 1);
+/// ```
+#[derive(Clone, Debug)]
 pub struct Adam<T: Float> {
     /// Learning rate α.
     pub learning_rate: f64,
@@ -30,8 +46,8 @@ pub struct Adam<T: Float> {
     /// Weight-decay coefficient added to weights' gradients (0 for none).
     pub weight_decay: f64,
     t: u64,
-    first: StateBuffers<T>,
-    second: StateBuffers<T>,
+    /// `v` (buffer 0) and `s` (buffer 1) of each parameter, before bias correction.
+    moments: ParamState<T, 2>,
 }
 
 impl<T: Float> Adam<T> {
@@ -46,8 +62,7 @@ impl<T: Float> Adam<T> {
             epsilon_placement: EpsilonPlacement::InsideSqrt,
             weight_decay: 0.0,
             t: 0,
-            first: StateBuffers::default(),
-            second: StateBuffers::default(),
+            moments: ParamState::default(),
         }
     }
 
@@ -58,24 +73,6 @@ impl<T: Float> Adam<T> {
         self
     }
 
-    /// Sets ε.
-    pub fn with_epsilon(mut self, epsilon: f64) -> Self {
-        self.epsilon = epsilon;
-        self
-    }
-
-    /// Sets where ε is added.
-    pub fn with_epsilon_placement(mut self, placement: EpsilonPlacement) -> Self {
-        self.epsilon_placement = placement;
-        self
-    }
-
-    /// Adds `decay · W` to every weight's gradient before the update.
-    pub fn with_weight_decay(mut self, decay: f64) -> Self {
-        self.weight_decay = decay;
-        self
-    }
-
     /// Steps taken so far (the `t` of the bias correction).
     pub fn step_count(&self) -> u64 {
         self.t
@@ -83,17 +80,17 @@ impl<T: Float> Adam<T> {
 
     /// The first-moment average `v` of a parameter (before bias correction).
     pub fn first_moment(&self, param: &Param<T>) -> Option<&[T]> {
-        self.first.by_id(param.tensor.id())
+        self.moments.get(param, 0)
     }
 
     /// The second-moment average `s` of a parameter (before bias correction).
     pub fn second_moment(&self, param: &Param<T>) -> Option<&[T]> {
-        self.second.by_id(param.tensor.id())
+        self.moments.get(param, 1)
     }
-}
 
-impl<T: Float> Optimizer<T> for Adam<T> {
-    fn step(&mut self, params: &[Param<T>]) {
+    /// Step `t + 1` of (6.49) on every parameter with a gradient.
+    #[track_caller]
+    fn update(&mut self, params: &[Param<T>]) {
         self.t += 1;
         let t = self.t as f64;
         let lr = T::from_f64(self.learning_rate);
@@ -107,33 +104,28 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         let correction2 = T::from_f64(1.0 - self.beta2.powf(t));
         let eps = T::from_f64(self.epsilon);
         let placement = self.epsilon_placement;
-        let (first, second) = (&mut self.first, &mut self.second);
-        for_each_with_grad(params, self.weight_decay, |p, g, w| {
-            let v = first.get(p);
-            let s = second.get(p);
-            for (((wi, vi), si), &gi) in w.iter_mut().zip(v.iter_mut()).zip(s.iter_mut()).zip(g) {
-                *vi = b1 * *vi + one_minus_b1 * gi;
-                let v_corrected = *vi / correction1;
-                *si = b2 * *si + one_minus_b2 * (gi * gi);
-                let s_corrected = *si / correction2;
-                *wi -= placement.divide(lr * v_corrected, s_corrected, eps);
-            }
-        });
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, learning_rate: f64) {
-        self.learning_rate = learning_rate;
+        update_elements(
+            params,
+            self.weight_decay,
+            &mut self.moments,
+            |w, g, [v, s]| {
+                *v = b1 * *v + one_minus_b1 * g;
+                *s = b2 * *s + one_minus_b2 * (g * g);
+                let v_corrected = *v / correction1;
+                let s_corrected = *s / correction2;
+                *w -= placement.divide(lr * v_corrected, s_corrected, eps);
+            },
+        );
     }
 }
+
+impl_optimizer!(Adam<T>, epsilon);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::optim::test_support::*;
+    use crate::optim::Optimizer;
     use engine::Tensor;
 
     const W0: [f64; 4] = [0.5, -1.25, 2.0, 0.1];

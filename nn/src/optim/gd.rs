@@ -2,7 +2,7 @@
 
 use engine::Float;
 
-use super::{for_each_with_grad, Optimizer};
+use super::{impl_optimizer, update_elements};
 use crate::module::Param;
 
 /// Gradient descent: `θ := θ - α · dθ` (6.2.a, 6.2.b), the course's `update_parameters`.
@@ -33,36 +33,21 @@ impl Gd {
         }
     }
 
-    /// Adds `decay · W` to every weight's gradient before the update.
-    pub fn with_weight_decay(mut self, decay: f64) -> Self {
-        self.weight_decay = decay;
-        self
-    }
-}
-
-impl<T: Float> Optimizer<T> for Gd {
-    fn step(&mut self, params: &[Param<T>]) {
+    /// One step of (6.2) on every parameter with a gradient.
+    #[track_caller]
+    fn update<T: Float>(&mut self, params: &[Param<T>]) {
         let lr = T::from_f64(self.learning_rate);
-        for_each_with_grad(params, self.weight_decay, |_, g, w| {
-            for (wi, &gi) in w.iter_mut().zip(g) {
-                *wi -= lr * gi;
-            }
-        });
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, learning_rate: f64) {
-        self.learning_rate = learning_rate;
+        update_elements(params, self.weight_decay, &mut (), |w, g, []| *w -= lr * g);
     }
 }
+
+impl_optimizer!(Gd);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::optim::test_support::*;
+    use crate::optim::Optimizer;
 
     #[test]
     fn step_subtracts_lr_times_gradient() {

@@ -2,7 +2,7 @@
 
 use engine::Float;
 
-use super::{for_each_with_grad, Optimizer, StateBuffers};
+use super::{impl_optimizer, update_elements, ParamState};
 use crate::module::Param;
 
 /// Momentum (6.47): `v := β v + (1 - β) dW`, `W := W - α v`, with `v` starting at zero; the
@@ -19,6 +19,7 @@ use crate::module::Param;
 /// opt.step(&params); // v = 0.5, W = 1 - 0.25
 /// assert_eq!(w.to_vec(), [0.75]);
 /// ```
+#[derive(Clone, Debug)]
 pub struct Momentum<T: Float> {
     /// Learning rate α.
     pub learning_rate: f64,
@@ -26,7 +27,7 @@ pub struct Momentum<T: Float> {
     pub beta: f64,
     /// Weight-decay coefficient added to weights' gradients (0 for none).
     pub weight_decay: f64,
-    velocity: StateBuffers<T>,
+    velocity: ParamState<T, 1>,
 }
 
 impl<T: Float> Momentum<T> {
@@ -36,50 +37,40 @@ impl<T: Float> Momentum<T> {
             learning_rate,
             beta,
             weight_decay: 0.0,
-            velocity: StateBuffers::default(),
+            velocity: ParamState::default(),
         }
-    }
-
-    /// Adds `decay · W` to every weight's gradient before the update.
-    pub fn with_weight_decay(mut self, decay: f64) -> Self {
-        self.weight_decay = decay;
-        self
     }
 
     /// The velocity `v` of a parameter (after at least one step).
     pub fn velocity(&self, param: &Param<T>) -> Option<&[T]> {
-        self.velocity.by_id(param.tensor.id())
+        self.velocity.get(param, 0)
     }
-}
 
-impl<T: Float> Optimizer<T> for Momentum<T> {
-    fn step(&mut self, params: &[Param<T>]) {
+    /// One step of (6.47) on every parameter with a gradient.
+    #[track_caller]
+    fn update(&mut self, params: &[Param<T>]) {
         let lr = T::from_f64(self.learning_rate);
         let beta = T::from_f64(self.beta);
         let one_minus_beta = T::from_f64(1.0 - self.beta);
-        let velocity = &mut self.velocity;
-        for_each_with_grad(params, self.weight_decay, |p, g, w| {
-            let v = velocity.get(p);
-            for ((wi, vi), &gi) in w.iter_mut().zip(v.iter_mut()).zip(g) {
-                *vi = beta * *vi + one_minus_beta * gi;
-                *wi -= lr * *vi;
-            }
-        });
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, learning_rate: f64) {
-        self.learning_rate = learning_rate;
+        update_elements(
+            params,
+            self.weight_decay,
+            &mut self.velocity,
+            |w, g, [v]| {
+                *v = beta * *v + one_minus_beta * g;
+                *w -= lr * *v;
+            },
+        );
     }
 }
+
+impl_optimizer!(Momentum<T>);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::optim::test_support::*;
+    use crate::optim::Optimizer;
 
     #[test]
     fn two_steps_by_hand() {

@@ -2,7 +2,7 @@
 
 use engine::Float;
 
-use super::{for_each_with_grad, EpsilonPlacement, Optimizer, StateBuffers};
+use super::{impl_optimizer, update_elements, EpsilonPlacement, ParamState};
 use crate::module::Param;
 
 /// RMSProp (6.48): `s := β s + (1 - β) dW²`, `W := W - α dW / sqrt(s + ε)`, with `s` starting
@@ -19,6 +19,7 @@ use crate::module::Param;
 /// opt.step(&params); // s = 0.25, W = 1 - 0.1 * 1 / 0.5
 /// assert!((w.to_vec()[0] - 0.8).abs() < 1e-15);
 /// ```
+#[derive(Clone, Debug)]
 pub struct RmsProp<T: Float> {
     /// Learning rate α.
     pub learning_rate: f64,
@@ -30,7 +31,7 @@ pub struct RmsProp<T: Float> {
     pub epsilon_placement: EpsilonPlacement,
     /// Weight-decay coefficient added to weights' gradients (0 for none).
     pub weight_decay: f64,
-    square_avg: StateBuffers<T>,
+    square_avg: ParamState<T, 1>,
 }
 
 impl<T: Float> RmsProp<T> {
@@ -42,64 +43,42 @@ impl<T: Float> RmsProp<T> {
             epsilon: 1e-8,
             epsilon_placement: EpsilonPlacement::InsideSqrt,
             weight_decay: 0.0,
-            square_avg: StateBuffers::default(),
+            square_avg: ParamState::default(),
         }
-    }
-
-    /// Sets ε.
-    pub fn with_epsilon(mut self, epsilon: f64) -> Self {
-        self.epsilon = epsilon;
-        self
-    }
-
-    /// Sets where ε is added.
-    pub fn with_epsilon_placement(mut self, placement: EpsilonPlacement) -> Self {
-        self.epsilon_placement = placement;
-        self
-    }
-
-    /// Adds `decay · W` to every weight's gradient before the update.
-    pub fn with_weight_decay(mut self, decay: f64) -> Self {
-        self.weight_decay = decay;
-        self
     }
 
     /// The running average of squared gradients `s` of a parameter.
     pub fn square_average(&self, param: &Param<T>) -> Option<&[T]> {
-        self.square_avg.by_id(param.tensor.id())
+        self.square_avg.get(param, 0)
     }
-}
 
-impl<T: Float> Optimizer<T> for RmsProp<T> {
-    fn step(&mut self, params: &[Param<T>]) {
+    /// One step of (6.48) on every parameter with a gradient.
+    #[track_caller]
+    fn update(&mut self, params: &[Param<T>]) {
         let lr = T::from_f64(self.learning_rate);
         let beta = T::from_f64(self.beta);
         let one_minus_beta = T::from_f64(1.0 - self.beta);
         let eps = T::from_f64(self.epsilon);
         let placement = self.epsilon_placement;
-        let square_avg = &mut self.square_avg;
-        for_each_with_grad(params, self.weight_decay, |p, g, w| {
-            let s = square_avg.get(p);
-            for ((wi, si), &gi) in w.iter_mut().zip(s.iter_mut()).zip(g) {
-                *si = beta * *si + one_minus_beta * (gi * gi);
-                *wi -= placement.divide(lr * gi, *si, eps);
-            }
-        });
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, learning_rate: f64) {
-        self.learning_rate = learning_rate;
+        update_elements(
+            params,
+            self.weight_decay,
+            &mut self.square_avg,
+            |w, g, [s]| {
+                *s = beta * *s + one_minus_beta * (g * g);
+                *w -= placement.divide(lr * g, *s, eps);
+            },
+        );
     }
 }
+
+impl_optimizer!(RmsProp<T>, epsilon);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::optim::test_support::*;
+    use crate::optim::Optimizer;
 
     #[test]
     fn two_steps_by_hand() {
