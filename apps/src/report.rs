@@ -205,12 +205,12 @@ pub fn check_line(c: &AutodiffCheck) -> String {
     } else {
         let mut s = match c.vs_hand {
             None => format!(
-                "autodiff at update {}: relative difference vs numerical {:.2e}",
-                c.update, c.vs_numerical
+                "autodiff at update {}: relative difference vs numerical {:.2e} (max abs {:.1e})",
+                c.update, c.vs_numerical, c.max_abs_vs_numerical
             ),
             Some(h) => format!(
-                "autodiff at update {}: relative difference vs hand-derived backprop {h:.2e}, vs numerical {:.2e}",
-                c.update, c.vs_numerical
+                "autodiff at update {}: relative difference vs hand-derived backprop {h:.2e}, vs numerical {:.2e} (max abs {:.1e})",
+                c.update, c.vs_numerical, c.max_abs_vs_numerical
             ),
         };
         if c.near_kinks > 0 {
