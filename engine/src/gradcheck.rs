@@ -170,7 +170,8 @@ pub fn relative_difference(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
-fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+/// The multi-index of row-major position `flat` in `shape` (reports name components by it).
+pub(crate) fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
     let mut index = vec![0; shape.len()];
     for (i, &d) in shape.iter().enumerate().rev() {
         if d > 0 {

@@ -11,7 +11,7 @@ use std::fmt;
 
 use crate::autograd::{grad, no_grad, BackwardOptions};
 use crate::check::NamedTensors;
-use crate::gradcheck::{numerical_gradient, relative_difference};
+use crate::gradcheck::{numerical_gradient, relative_difference, unravel};
 use crate::{Float, Tensor};
 
 /// A hand-written backward: parameter values in, named gradients out.
@@ -363,17 +363,6 @@ fn compare(
         hand_written,
         numerical,
     }
-}
-
-fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
-    let mut index = vec![0; shape.len()];
-    for (i, &d) in shape.iter().enumerate().rev() {
-        if d > 0 {
-            index[i] = flat % d;
-            flat /= d;
-        }
-    }
-    index
 }
 
 impl fmt::Display for GradientCheckReport {
