@@ -62,6 +62,10 @@ pub fn summarize(update: u64, report: &GradientCheckReport, near_kinks: usize) -
             .collect(),
         near_kinks,
         worst: worst.into_iter().take(WORST).map(|(_, c)| c).collect(),
+        relative_meaningful: grad_norm >= crate::report::NEGLIGIBLE_GRADIENT,
+        // Filled in by `crate::train::fit`, which knows the batch.
+        examples: 0,
+        batch_examples: 0,
     }
 }
 
@@ -104,6 +108,38 @@ pub fn course_check(
     let report = check_gradients(&values, &loss, Some(&hand), CheckConfig::default());
     let list: Vec<Tensor<f64>> = values.tensors().cloned().collect();
     summarize(update, &report, count_near_kinks(x, &list))
+}
+
+/// What `--check bounded` allows a check to cost, in parameter components times examples:
+/// the complete check evaluates the loss twice per component on its examples. The course runs
+/// stay within it (the MNIST network's 24,380 components on batches of 32 are 780,160), so they
+/// are checked on their whole batch; a larger batch is checked on its first
+/// `CHECK_BUDGET / components` examples (at least one).
+pub const CHECK_BUDGET: usize = 1_000_000;
+
+/// How many examples of an `m`-example batch a check of `components` parameter components
+/// runs on.
+pub fn check_examples(scope: crate::cli::CheckScope, components: usize, m: usize) -> usize {
+    match scope {
+        crate::cli::CheckScope::Full => m,
+        crate::cli::CheckScope::Bounded => {
+            (CHECK_BUDGET / components.max(1)).clamp(1, m.max(1)).min(m)
+        }
+    }
+}
+
+/// The first `k` columns (examples) of `t`.
+pub fn first_columns(t: &Tensor<f64>, k: usize) -> Tensor<f64> {
+    let (rows, m) = (t.shape()[0], t.shape()[1]);
+    if k >= m {
+        return t.clone();
+    }
+    let data = t.contiguous().with_data(|d| {
+        (0..rows)
+            .flat_map(|r| d[r * m..r * m + k].iter().copied())
+            .collect()
+    });
+    Tensor::from_vec(data, &[rows, k])
 }
 
 /// Hidden pre-activations `Z[l]` (before ReLU) with `|z| < 1e-6`, without dropout, for

@@ -4,6 +4,12 @@
 //! `--keep-prob`, ...). Every default is the seed's hyperparameter, so `apps init` runs exactly
 //! what the course ran. Options that leave a choice open (which initialization, which optimizer,
 //! which regularization) run every configuration the seed runs when they are not given.
+//!
+//! Numeric values may be negative (`--learning-rate -0.01` parses), so that [`Cli::validate`]
+//! can reject them with a one-line message saying which range is allowed, rather than clap
+//! taking `-0.01` for an unknown flag. Every hyperparameter is validated there before anything
+//! runs: a learning rate of `nan`, `--beta1 1` or `--epsilon 0` would otherwise train into
+//! `NaN`.
 
 use std::path::PathBuf;
 
@@ -37,23 +43,51 @@ pub struct OutputArgs {
     /// Print no progress lines while training (the results are still printed).
     #[arg(long, global = true)]
     pub quiet: bool,
+    /// How much of a batch the gradient checks before the first and last update cover:
+    /// `bounded` (default) checks every parameter component on at most as many examples of the
+    /// batch as keep the check's cost to about a million component-examples (the course runs
+    /// are checked on their whole batch); `full` checks on the whole batch, whatever it costs
+    /// (two loss evaluations on the batch per parameter component).
+    #[arg(long, global = true, value_enum, default_value_t = CheckScope::Bounded)]
+    pub check: CheckScope,
+    /// Keep training when the cost becomes NaN or infinite (to study a divergence) instead of
+    /// stopping with an error.
+    #[arg(long, global = true)]
+    pub allow_nonfinite: bool,
+}
+
+/// How much of a batch the gradient checks cover (`--check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum CheckScope {
+    /// At most [`crate::checks::CHECK_BUDGET`] component-examples: every component, on the
+    /// first `CHECK_BUDGET / components` examples of the batch (at least one).
+    #[default]
+    Bounded,
+    /// Every component on the whole batch.
+    Full,
 }
 
 /// The assignments.
 #[derive(Debug, Subcommand, PartialEq)]
 pub enum Command {
     /// Initialization: zeros, large random and He on the circles data (`[2,10,5,1]`).
+    #[command(allow_negative_numbers = true)]
     Init(InitArgs),
     /// Regularization: plain, L2, dropout and both on the 2-D data set.
+    #[command(allow_negative_numbers = true)]
     Regularization(RegularizationArgs),
     /// Gradient checking: the 1-D and N-D checks of the course, the planted bugs caught, and
     /// the engine's autodiff checked the same way.
+    #[command(allow_negative_numbers = true)]
     Gradcheck(GradcheckArgs),
     /// Optimization: mini-batch gradient descent, momentum and Adam on the moons data.
+    #[command(allow_negative_numbers = true)]
     Optimization(OptimizationArgs),
     /// MNIST: the `[784,30,20,10]` network trained with mini-batch gradient descent.
+    #[command(allow_negative_numbers = true)]
     Mnist(MnistArgs),
     /// Batch normalization on the MNIST network, against the plain network at a higher rate.
+    #[command(allow_negative_numbers = true)]
     Batchnorm(BatchnormArgs),
     /// Every assignment with its defaults, one after the other.
     All(AllArgs),
@@ -297,6 +331,112 @@ pub struct AllArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// A learning rate: finite and `> 0`.
+fn learning_rate(flag: &str, v: f64) -> Result<(), String> {
+    check(
+        flag,
+        v,
+        v.is_finite() && v > 0.0,
+        "must be a finite number > 0",
+    )
+}
+
+/// A decay coefficient β: in `[0, 1)` (at 1 the average never moves and Adam's bias correction
+/// divides by zero).
+fn beta(flag: &str, v: f64) -> Result<(), String> {
+    check(flag, v, (0.0..1.0).contains(&v), "must be in [0, 1)")
+}
+
+/// A count that must be at least `min`.
+fn at_least(flag: &str, v: u64, min: u64) -> Result<(), String> {
+    if v >= min {
+        Ok(())
+    } else {
+        Err(format!("{flag} {v}: must be at least {min}"))
+    }
+}
+
+fn check(flag: &str, v: f64, ok: bool, rule: &str) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{flag} {v}: {rule}"))
+    }
+}
+
+impl Cli {
+    /// Checks every hyperparameter of the command (and of the options) before anything runs;
+    /// the error is one line naming the flag, the value and the allowed range.
+    pub fn validate(&self) -> Result<(), String> {
+        self.command.validate()
+    }
+}
+
+impl Command {
+    /// See [`Cli::validate`].
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Command::Init(a) => {
+                learning_rate("--learning-rate", a.learning_rate)?;
+                at_least("--num-iterations", a.num_iterations, 1)
+            }
+            Command::Regularization(a) => {
+                if let Some(l) = a.lambd {
+                    check(
+                        "--lambd",
+                        l,
+                        l.is_finite() && l >= 0.0,
+                        "must be a finite number >= 0",
+                    )?;
+                }
+                if let Some(k) = a.keep_prob {
+                    check("--keep-prob", k, k > 0.0 && k <= 1.0, "must be in (0, 1]")?;
+                }
+                learning_rate("--learning-rate", a.learning_rate)?;
+                at_least("--num-iterations", a.num_iterations, 1)
+            }
+            Command::Gradcheck(a) => check(
+                "--epsilon",
+                a.epsilon,
+                a.epsilon.is_finite() && a.epsilon > 0.0,
+                "must be a finite number > 0",
+            ),
+            Command::Optimization(a) => {
+                if let Some(lr) = a.learning_rate {
+                    learning_rate("--learning-rate", lr)?;
+                }
+                if let Some(n) = a.num_epochs {
+                    at_least("--num-epochs", n, 1)?;
+                }
+                at_least("--mini-batch-size", a.mini_batch_size as u64, 1)?;
+                beta("--beta", a.beta)?;
+                beta("--beta1", a.beta1)?;
+                beta("--beta2", a.beta2)?;
+                check(
+                    "--epsilon",
+                    a.epsilon,
+                    a.epsilon.is_finite() && a.epsilon > 0.0,
+                    "must be a finite number > 0",
+                )
+            }
+            Command::Mnist(a) => {
+                learning_rate("--learning-rate", a.learning_rate)?;
+                at_least("--num-epochs", a.num_epochs, 1)?;
+                at_least("--mini-batch-size", a.mini_batch_size as u64, 1)?;
+                at_least("--n-train", a.n_train as u64, 1)
+            }
+            Command::Batchnorm(a) => {
+                learning_rate("--learning-rate", a.learning_rate)?;
+                at_least("--num-epochs", a.num_epochs, 1)?;
+                // Batch statistics need two examples.
+                at_least("--mini-batch-size", a.mini_batch_size as u64, 2)?;
+                at_least("--n-train", a.n_train as u64, 1)
+            }
+            Command::All(_) => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,5 +594,100 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("zeros") && err.contains("he"), "{err}");
+    }
+
+    /// Every out-of-range hyperparameter the issue lists parses (negative numbers included)
+    /// and is then refused by `validate` with one line naming the flag and the range.
+    #[test]
+    fn out_of_range_hyperparameters_are_refused_with_one_line() {
+        for (args, want) in [
+            (
+                vec!["init", "--learning-rate", "nan"],
+                "--learning-rate NaN: must be a finite number > 0",
+            ),
+            (
+                vec!["init", "--learning-rate", "-0.01"],
+                "--learning-rate -0.01: must be a finite number > 0",
+            ),
+            (
+                vec!["init", "--learning-rate", "inf"],
+                "--learning-rate inf",
+            ),
+            (
+                vec!["init", "--num-iterations", "0"],
+                "--num-iterations 0: must be at least 1",
+            ),
+            (
+                vec!["regularization", "--lambd", "-1"],
+                "--lambd -1: must be a finite number >= 0",
+            ),
+            (
+                vec!["regularization", "--keep-prob", "0"],
+                "--keep-prob 0: must be in (0, 1]",
+            ),
+            (
+                vec!["regularization", "--learning-rate", "-0.3"],
+                "--learning-rate -0.3",
+            ),
+            (
+                vec!["gradcheck", "--epsilon", "0"],
+                "--epsilon 0: must be a finite number > 0",
+            ),
+            (
+                vec!["optimization", "--beta1", "1"],
+                "--beta1 1: must be in [0, 1)",
+            ),
+            (
+                vec!["optimization", "--beta", "1.5"],
+                "--beta 1.5: must be in [0, 1)",
+            ),
+            (
+                vec!["optimization", "--beta2", "-0.5"],
+                "--beta2 -0.5: must be in [0, 1)",
+            ),
+            (
+                vec!["optimization", "--epsilon", "0"],
+                "--epsilon 0: must be a finite number > 0",
+            ),
+            (
+                vec!["optimization", "--learning-rate", "-1e-3"],
+                "--learning-rate -0.001",
+            ),
+            (
+                vec!["optimization", "--mini-batch-size", "0"],
+                "--mini-batch-size 0: must be at least 1",
+            ),
+            (
+                vec!["mnist", "--learning-rate", "nan"],
+                "--learning-rate NaN",
+            ),
+            (
+                vec!["mnist", "--n-train", "0"],
+                "--n-train 0: must be at least 1",
+            ),
+            (
+                vec!["batchnorm", "--mini-batch-size", "1"],
+                "--mini-batch-size 1: must be at least 2",
+            ),
+        ] {
+            let cli = parse(&args).unwrap_or_else(|e| panic!("{args:?} does not parse: {e}"));
+            let err = cli.validate().expect_err(&format!("{args:?} was accepted"));
+            assert!(err.starts_with(want), "{args:?}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        for ok in [
+            vec!["init"],
+            vec!["regularization", "--lambd", "0"],
+            vec!["optimization", "--beta", "0"],
+        ] {
+            parse(&ok).unwrap().validate().unwrap();
+        }
+        for cmd in all_defaults() {
+            cmd.validate().unwrap();
+        }
+    }
+
+    fn all_defaults() -> Vec<Command> {
+        crate::run::all_commands(&AllArgs::default())
     }
 }

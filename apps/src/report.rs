@@ -4,6 +4,13 @@
 //! Standard output carries only results, so `apps ... --json | jq` works; progress lines for
 //! long runs go to standard error, and only when it is a terminal (or in text mode, where the
 //! seed's "Cost after iteration i" lines are the progress).
+//!
+//! Every training run's JSON object has the same fields, documented on [`RunReport`] and in
+//! `docs/json.md`: a value that does not apply is `null`, never a missing key.
+//!
+//! A closed standard output (`apps ... | head -1`) ends the run at the next line it prints,
+//! quietly and with exit status 141, the status of a Unix tool killed by `SIGPIPE` (what
+//! `yes | head -1` gives): the reader has gone, so there is no point computing on.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -21,8 +28,7 @@ pub struct Component {
     pub index: Vec<usize>,
     /// Reverse-mode autodiff.
     pub autodiff: f64,
-    /// The seed's hand-derived backprop, where there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The seed's hand-derived backprop (`null` where there is none).
     pub hand_derived: Option<f64>,
     /// Central differences.
     pub numerical: f64,
@@ -39,12 +45,20 @@ pub struct AutodiffCheck {
     /// initialization's symmetric network), relative differences compare noise with noise.
     pub grad_norm: f64,
     /// Relative difference (6.57) autodiff vs the seed's hand-derived backprop, all parameters
-    /// as one vector (absent where there is no hand-derived version: the batch-norm network).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// as one vector (`null` where there is no hand-derived version: the batch-norm network).
     pub vs_hand: Option<f64>,
-    /// Largest absolute difference autodiff vs hand-derived.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Largest absolute difference autodiff vs hand-derived (`null` as `vs_hand`).
     pub max_abs_vs_hand: Option<f64>,
+    /// Whether the relative differences (`vs_hand`, `vs_numerical`, `per_param_vs_numerical`)
+    /// mean anything: `false` when the gradients vanish (`grad_norm` below
+    /// [`NEGLIGIBLE_GRADIENT`], e.g. the zero initialization, where `vs_hand` is 1.0 because
+    /// it divides rounding noise by rounding noise). Then read the absolute differences.
+    pub relative_meaningful: bool,
+    /// How many examples of the batch the check ran on (`--check bounded` may take the first
+    /// few of a large batch; see `crate::checks::CHECK_BUDGET`).
+    pub examples: usize,
+    /// How many examples the batch of that update had.
+    pub batch_examples: usize,
     /// Relative difference (6.57) autodiff vs central differences, all parameters as one vector.
     pub vs_numerical: f64,
     /// Largest absolute difference autodiff vs central differences.
@@ -65,6 +79,8 @@ pub struct AutodiffCheck {
 pub struct RunReport {
     /// Name of the run, e.g. `init-he` or `reg-book-l2=0.1-keep=1`.
     pub run: String,
+    /// The files the data came from (or how it was generated).
+    pub data: Vec<String>,
     /// `iteration` or `epoch`: what `cost_at` counts.
     pub unit: &'static str,
     /// The iterations (or epochs) the costs were reported at.
@@ -73,8 +89,7 @@ pub struct RunReport {
     pub costs: Vec<f64>,
     /// Accuracy on the training set, as the course's `predict` computes it.
     pub train_acc: f64,
-    /// Accuracy on the test set, where there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Accuracy on the test set (`null` where there is none).
     pub test_acc: Option<f64>,
     /// Autodiff checks at the first and the last iteration.
     pub checks: Vec<AutodiffCheck>,
@@ -109,6 +124,11 @@ impl Reporter {
             quiet: true,
             progress_to_stderr: false,
         }
+    }
+
+    /// Whether progress lines are silenced (`--quiet`).
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     /// Whether results are printed as JSON.
@@ -160,12 +180,21 @@ impl Reporter {
     }
 }
 
-/// Writes a line to standard output. A closed pipe (`apps ... | head`) is not an error worth a
-/// panic, which `println!` would raise: the line is dropped.
+/// Exit status when standard output is closed: 128 + `SIGPIPE` (13), as a shell reports a
+/// Unix tool that `SIGPIPE` ended.
+pub const CLOSED_STDOUT_STATUS: i32 = 141;
+
+/// Writes a line to standard output. When the reader has gone (`apps ... | head -1`), the
+/// process ends there, quietly, with [`CLOSED_STDOUT_STATUS`] (see the module docs); any other
+/// write error is reported once and ends the run likewise.
 fn print_line(text: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing to standard output: {e}");
+        }
+        std::process::exit(CLOSED_STDOUT_STATUS);
+    }
 }
 
 /// The text form of a finished run.
@@ -190,7 +219,19 @@ pub const NEGLIGIBLE_GRADIENT: f64 = 1e-12;
 
 /// One line describing an autodiff check.
 pub fn check_line(c: &AutodiffCheck) -> String {
-    if c.grad_norm < NEGLIGIBLE_GRADIENT {
+    let line = check_line_inner(c);
+    if c.examples < c.batch_examples {
+        format!(
+            "{line} [on the first {} of the batch's {} examples; --check full for all]",
+            c.examples, c.batch_examples
+        )
+    } else {
+        line
+    }
+}
+
+fn check_line_inner(c: &AutodiffCheck) -> String {
+    if !c.relative_meaningful {
         let mut s = format!(
             "autodiff at update {}: gradients vanish (norm {:.1e})",
             c.update, c.grad_norm
@@ -262,6 +303,7 @@ mod tests {
     fn sample() -> RunReport {
         RunReport {
             run: "init-he".into(),
+            data: vec!["make_circles".into()],
             unit: "iteration",
             cost_at: vec![0, 1000],
             costs: vec![0.88, 0.68],
@@ -272,6 +314,9 @@ mod tests {
                 grad_norm: 0.3,
                 vs_hand: Some(1e-16),
                 max_abs_vs_hand: Some(1e-17),
+                relative_meaningful: true,
+                examples: 300,
+                batch_examples: 300,
                 near_kinks: 0,
                 vs_numerical: 1e-9,
                 max_abs_vs_numerical: 1e-10,
@@ -295,7 +340,7 @@ mod tests {
         assert_eq!(v["run"], "init-he");
         assert_eq!(v["costs"], serde_json::json!([0.88, 0.68]));
         assert_eq!(v["train_acc"], 0.99);
-        assert!(v.get("test_acc").is_none());
+        assert!(v["test_acc"].is_null());
         assert_eq!(v["checks"][0]["worst"][0]["param"], "b2");
         assert_eq!(v["checks"][0]["worst"][0]["hand_derived"], 0.5);
         assert_eq!(v["checks"][0]["per_param_vs_numerical"][0][0], "W1");

@@ -1,5 +1,6 @@
 //! Dispatch from the parsed command line to the assignments.
 
+use std::path::Path;
 use std::time::Instant;
 
 use clap::Parser;
@@ -8,14 +9,46 @@ use crate::assignments::{self, AppError, Context};
 use crate::cli::{AllArgs, Cli, Command, OptimizationArgs, OutputKind};
 use crate::report::Reporter;
 
-/// Runs the command `cli` asks for, printing its results.
+/// Runs the command `cli` asks for, printing its results. Everything that can be checked
+/// without training is checked first: the hyperparameters ([`Cli::validate`]), the output
+/// folder (created and written to) and the MNIST folder (its files present), so that a typo
+/// fails in a second rather than after minutes of training.
 pub fn run(cli: &Cli) -> Result<(), AppError> {
+    cli.validate().map_err(AppError)?;
+    if let Some(dir) = &cli.output.out {
+        check_out_dir(dir)?;
+    }
+    if let Some(dir) = data_dir(&cli.command) {
+        crate::data::check_mnist_dir(dir)?;
+    }
     let ctx = Context {
         reporter: Reporter::new(cli.output.json, cli.output.quiet),
         out: cli.output.out.clone(),
         print_every: cli.output.print_every,
+        check: cli.output.check,
+        allow_nonfinite: cli.output.allow_nonfinite,
     };
     run_command(&ctx, &cli.command)
+}
+
+/// The MNIST folder the command reads, if any.
+fn data_dir(command: &Command) -> Option<&Path> {
+    match command {
+        Command::Mnist(a) => a.data_dir.as_deref(),
+        Command::Batchnorm(a) => a.data_dir.as_deref(),
+        Command::All(a) => a.data_dir.as_deref(),
+        _ => None,
+    }
+}
+
+/// Creates the plot folder and writes (then removes) a probe file in it.
+pub fn check_out_dir(dir: &Path) -> Result<(), AppError> {
+    let fail =
+        |what: &str, e: std::io::Error| AppError(format!("--out {}: {what}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(|e| fail("cannot create the folder", e))?;
+    let probe = dir.join(format!(".apps-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| fail("cannot write into the folder", e))?;
+    std::fs::remove_file(&probe).map_err(|e| fail("cannot remove a file from the folder", e))
 }
 
 fn run_command(ctx: &Context, command: &Command) -> Result<(), AppError> {

@@ -40,10 +40,20 @@ pub struct EpochRecord {
     pub metrics: Vec<(String, f64)>,
 }
 
+/// How many epoch records a [`Trainer`] keeps by default: a run of up to this many epochs
+/// keeps every one; a longer one is thinned (see [`History`]) so memory stays bounded however
+/// long training runs. [`Trainer::full_history`] keeps everything.
+pub const DEFAULT_HISTORY_LIMIT: usize = 4096;
+
 /// Per-epoch records of a training run.
+///
+/// With a limit (the default, [`DEFAULT_HISTORY_LIMIT`]), the records are those of epochs
+/// `0, s, 2s, ...` for a stride `s` that doubles (dropping every other record) whenever the
+/// limit would be exceeded, plus the last epoch trained: at most `limit + 1` records, spread
+/// evenly over the run. Without a limit ([`Trainer::full_history`]), one record per epoch.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
-    /// One record per epoch, in order.
+    /// The recorded epochs, in order (every epoch unless thinned, see above).
     pub epochs: Vec<EpochRecord>,
 }
 
@@ -76,6 +86,7 @@ type OrderFn<'a> = Box<dyn FnMut(usize, usize) -> Vec<usize> + 'a>;
 type EvalFn<'a, T> = Box<dyn FnMut(usize, &mut dyn Module<T>) -> Vec<(String, f64)> + 'a>;
 type BatchHook<'a, T> = Box<dyn FnMut(usize, &Batch<T>) + 'a>;
 type EpochHook<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
+type StopFn<'a> = Box<dyn FnMut(&EpochRecord) -> bool + 'a>;
 
 /// Mini-batch training loop configuration; build it, then call [`Trainer::fit`].
 ///
@@ -104,6 +115,8 @@ pub struct Trainer<'a, T: Float> {
     eval: Option<(usize, EvalFn<'a, T>)>,
     before_batch: Option<BatchHook<'a, T>>,
     after_epoch: Option<EpochHook<'a>>,
+    stop_if: Option<StopFn<'a>>,
+    history_limit: Option<usize>,
 }
 
 impl<'a, T: Float> Trainer<'a, T> {
@@ -116,7 +129,29 @@ impl<'a, T: Float> Trainer<'a, T> {
             eval: None,
             before_batch: None,
             after_epoch: None,
+            stop_if: None,
+            history_limit: Some(DEFAULT_HISTORY_LIMIT),
         }
+    }
+
+    /// Keeps at most about `limit` epoch records (at least 2), thinned as [`History`] says.
+    pub fn history_limit(mut self, limit: usize) -> Self {
+        self.history_limit = Some(limit.max(2));
+        self
+    }
+
+    /// Keeps a record of every epoch, however many (memory grows with the number of epochs).
+    pub fn full_history(mut self) -> Self {
+        self.history_limit = None;
+        self
+    }
+
+    /// Stops training after the epoch whose record makes `stop(record)` true (after the
+    /// [`after_epoch`](Self::after_epoch) hook has seen it); that record ends the history.
+    /// For example, stop when the cost is no longer finite.
+    pub fn stop_if(mut self, stop: impl FnMut(&EpochRecord) -> bool + 'a) -> Self {
+        self.stop_if = Some(Box::new(stop));
+        self
     }
 
     /// Shuffles every epoch with `sampler.permutation(m)`.
@@ -180,6 +215,9 @@ impl<'a, T: Float> Trainer<'a, T> {
         O: Optimizer<T> + ?Sized,
     {
         let mut history = History::default();
+        // Records are kept for epochs that are multiples of `every` (see `History`).
+        let mut every = 1usize;
+        let mut last_record: Option<EpochRecord> = None;
         let m = data.num_examples();
         for epoch in 0..self.epochs {
             if let Some(schedule) = &self.schedule {
@@ -223,7 +261,25 @@ impl<'a, T: Float> Trainer<'a, T> {
             if let Some(hook) = &mut self.after_epoch {
                 hook(&record);
             }
-            history.epochs.push(record);
+            if self.stop_if.as_mut().is_some_and(|stop| stop(&record)) {
+                history.epochs.push(record);
+                return history;
+            }
+            if epoch % every == 0 {
+                history.epochs.push(record.clone());
+                if let Some(limit) = self.history_limit {
+                    if history.epochs.len() > limit {
+                        every *= 2;
+                        history.epochs.retain(|r| r.epoch % every == 0);
+                    }
+                }
+            }
+            last_record = Some(record);
+        }
+        if let Some(last) = last_record {
+            if history.epochs.last().map(|r| r.epoch) != Some(last.epoch) {
+                history.epochs.push(last);
+            }
         }
         history
     }
@@ -306,5 +362,62 @@ mod tests {
         // mean cost weights batches by size: batch costs over 3 and 1 examples.
         let e = &history.epochs[0];
         assert!(e.mean_cost.is_finite() && e.last_batch_cost.is_finite());
+    }
+
+    fn tiny() -> MiniBatches<f64> {
+        MiniBatches::new(Tensor::ones(&[1, 2]), Tensor::ones(&[1, 2]), 2)
+    }
+
+    /// The history of a long run stays bounded (it used to grow by one record per epoch),
+    /// evenly spread, with the first and last epochs; `full_history` keeps every epoch.
+    #[test]
+    fn long_runs_keep_a_bounded_history() {
+        let data = tiny();
+        let history =
+            Trainer::new(10_000).fit(&mut model(), &mut Gd::new(0.01), &data, |o, y, _| {
+                loss::mse(o, y)
+            });
+        let n = history.epochs.len();
+        assert!(
+            n <= DEFAULT_HISTORY_LIMIT + 1 && n > DEFAULT_HISTORY_LIMIT / 2,
+            "{n}"
+        );
+        let epochs: Vec<usize> = history.epochs.iter().map(|r| r.epoch).collect();
+        assert_eq!(epochs[0], 0);
+        assert_eq!(*epochs.last().unwrap(), 9_999);
+        let stride = epochs[1] - epochs[0];
+        assert!(
+            epochs[..n - 1].windows(2).all(|w| w[1] - w[0] == stride),
+            "even spacing"
+        );
+
+        let limited = Trainer::new(1000).history_limit(10).fit(
+            &mut model(),
+            &mut Gd::new(0.01),
+            &data,
+            |o, y, _| loss::mse(o, y),
+        );
+        assert!(limited.epochs.len() <= 11, "{}", limited.epochs.len());
+        let full = Trainer::new(5000).full_history().fit(
+            &mut model(),
+            &mut Gd::new(0.01),
+            &data,
+            |o, y, _| loss::mse(o, y),
+        );
+        assert_eq!(full.epochs.len(), 5000);
+    }
+
+    #[test]
+    fn stop_if_ends_training_after_the_epoch() {
+        let mut epochs_seen = 0;
+        let history = Trainer::new(100)
+            .after_epoch(|_| epochs_seen += 1)
+            .stop_if(|r| r.epoch == 6)
+            .fit(&mut model(), &mut Gd::new(0.01), &tiny(), |o, y, _| {
+                loss::mse(o, y)
+            });
+        assert_eq!(epochs_seen, 7);
+        assert_eq!(history.epochs.last().unwrap().epoch, 6);
+        assert_eq!(history.epochs.len(), 7);
     }
 }

@@ -138,15 +138,14 @@ pub fn train_one(
         |update, params, batch| {
             batch_norm.then(|| check(update, &values_of(params), &batch.x, &batch.y))
         },
-        &ctx.reporter,
-    );
+        ctx,
+    )?;
     // The plot compares the networks by each epoch's mean mini-batch cost: the reported
     // last-batch costs depend on which 32 images came last.
     let points = trained
         .epoch_means
         .iter()
-        .enumerate()
-        .map(|(e, &c)| (e as f64, c))
+        .map(|&(e, c)| (e as f64, c))
         .collect();
     // Evaluation mode: batch norm uses its running estimates (6.42).
     let mut accuracy = |x: &Tensor<f64>, y: &Tensor<f64>| {
@@ -159,6 +158,7 @@ pub fn train_one(
     let test_acc = data.test.as_ref().map(|(tx, ty)| accuracy(tx, ty));
     let report = RunReport {
         run,
+        data: data.source.clone(),
         unit: "epoch",
         cost_at: trained.cost_at,
         costs: trained.costs,
@@ -179,6 +179,7 @@ pub fn run(ctx: &Context, args: &BatchnormArgs) -> Result<Vec<RunReport>, AppErr
         ));
     }
     let data = super::mnist::load(args.data_dir.as_deref(), args.n_train)?;
+    data.announce(ctx);
     let (mut plain, plain_points) = train_one(ctx, &data, args, false)?;
     let (mut bn, bn_points) = train_one(ctx, &data, args, true)?;
     if let Some(dir) = ctx.out_dir()? {

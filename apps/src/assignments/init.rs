@@ -39,6 +39,11 @@ pub fn circles(seed: u32) -> Result<Data, AppError> {
         x,
         y,
         test: Some(test),
+        source: vec![format!(
+            "make_circles(300, noise=0.05) after np.random.seed({seed}), test set \
+             make_circles(100, noise=0.05) after np.random.seed({})",
+            seed + 1
+        )],
     })
 }
 
@@ -108,8 +113,8 @@ pub fn train_run(
         |logits, y, params| net.cost(logits, y, params),
         || {},
         |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
-        &ctx.reporter,
-    );
+        ctx,
+    )?;
     finish_run(
         ctx,
         &run,

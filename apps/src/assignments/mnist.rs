@@ -67,8 +67,8 @@ pub fn train_run(ctx: &Context, data: &Data, args: &MnistArgs) -> Result<RunRepo
         |logits, y, params| net.cost(logits, y, params),
         || {},
         |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
-        &ctx.reporter,
-    );
+        ctx,
+    )?;
     finish_run(
         ctx, &run, "epoch", trained, &mut model, net.output, data, started,
     )
@@ -80,6 +80,7 @@ pub fn run(ctx: &Context, args: &MnistArgs) -> Result<Vec<RunReport>, AppError> 
         return Err(AppError("--mini-batch-size must be at least 1".into()));
     }
     let data = load(args.data_dir.as_deref(), args.n_train)?;
+    data.announce(ctx);
     let r = train_run(ctx, &data, args)?;
     ctx.reporter.run(&r);
     Ok(vec![r])

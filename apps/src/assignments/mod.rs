@@ -47,6 +47,10 @@ pub struct Context {
     pub out: Option<PathBuf>,
     /// Overrides the seeds' reporting cadence.
     pub print_every: Option<u64>,
+    /// How much of a batch the gradient checks cover.
+    pub check: crate::cli::CheckScope,
+    /// Keep training through a NaN or infinite cost instead of stopping with an error.
+    pub allow_nonfinite: bool,
 }
 
 impl Context {
@@ -56,6 +60,8 @@ impl Context {
             reporter: Reporter::silent(),
             out: None,
             print_every: None,
+            check: crate::cli::CheckScope::Bounded,
+            allow_nonfinite: false,
         }
     }
 
@@ -83,6 +89,17 @@ pub struct Data {
     pub y: Tensor<f64>,
     /// Test inputs and targets.
     pub test: Option<(Tensor<f64>, Tensor<f64>)>,
+    /// Where the examples came from: the files loaded, or how they were generated.
+    pub source: Vec<String>,
+}
+
+impl Data {
+    /// Says which files were loaded (text mode: the run's first line; JSON: each run's `data`
+    /// field).
+    pub fn announce(&self, ctx: &Context) {
+        ctx.reporter
+            .line(&format!("data: {}", self.source.join(", ")));
+    }
 }
 
 /// Assembles a run's report (accuracies as the course's `predict` computes them), writing its
@@ -118,8 +135,7 @@ pub fn finish_run(
         let means: Vec<(f64, f64)> = trained
             .epoch_means
             .iter()
-            .enumerate()
-            .map(|(e, &c)| (e as f64, c))
+            .map(|&(e, c)| (e as f64, c))
             .collect();
         let mut series = vec![plot::Series {
             label: if mini_batch {
@@ -163,6 +179,7 @@ pub fn finish_run(
     }
     Ok(RunReport {
         run: run.to_string(),
+        data: data.source.clone(),
         unit,
         cost_at: trained.cost_at,
         costs: trained.costs,

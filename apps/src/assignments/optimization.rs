@@ -28,7 +28,14 @@ pub fn moons(seed: u32, output: OutputKind) -> Result<Data, AppError> {
         OutputKind::Sigmoid => labels,
         OutputKind::Softmax => nn::data::one_hot(&labels_of(&labels), 2),
     };
-    Ok(Data { x, y, test: None })
+    Ok(Data {
+        x,
+        y,
+        test: None,
+        source: vec![format!(
+            "make_moons(300, noise=0.2) after np.random.seed({seed})"
+        )],
+    })
 }
 
 /// Layer sizes for the output kind.
@@ -100,8 +107,8 @@ pub fn train_run(
         |logits, y, params| net.cost(logits, y, params),
         || {},
         |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
-        &ctx.reporter,
-    );
+        ctx,
+    )?;
     finish_run(
         ctx, &run, "epoch", trained, &mut model, net.output, data, started,
     )

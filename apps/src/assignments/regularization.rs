@@ -119,8 +119,8 @@ pub fn train_run(
         |logits, y, params| net.cost(logits, y, params),
         || net.before_forward(),
         |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
-        &ctx.reporter,
-    );
+        ctx,
+    )?;
     finish_run(
         ctx,
         &run,
@@ -149,6 +149,7 @@ pub fn run(ctx: &Context, args: &RegularizationArgs) -> Result<Vec<RunReport>, A
         }
     }
     let data = load(&args.data)?;
+    data.announce(ctx);
     let variants = match args.variant {
         Some(v) => vec![v],
         None => vec![Variant::Book, Variant::Course],

@@ -196,6 +196,10 @@ pub struct Regularization2d {
 
 /// Loads `data/regularization_2d.mat` (variables `X` m×2, `y` m×1, `Xval`, `yval`) and
 /// transposes each to the course layout, as the course's `data['X'].T` does.
+///
+/// A file with no training or no validation examples, or with a label other than 0 or 1, is an
+/// error naming the variable (and the label's position): the exercise is binary
+/// classification, and an empty set would train on nothing and report an accuracy of NaN.
 pub fn load_regularization_2d(path: impl AsRef<Path>) -> Result<Regularization2d, DataError> {
     let file = load_mat(path)?;
     let (x_train, y_train) = inputs_and_labels(&file, "X", "y")?;
@@ -238,6 +242,25 @@ fn inputs_and_labels(
                 y.dims
             ),
         );
+    }
+    if x.rows() == 0 {
+        return Err(DataError::new(
+            file.path(),
+            Location::Field(x_name.to_string()),
+            DataErrorKind::Malformed,
+            format!(
+                "no examples ({:?}): the data set needs at least one",
+                x.dims
+            ),
+        ));
+    }
+    if let Some(i) = y.data.iter().position(|&l| l != 0.0 && l != 1.0) {
+        return Err(DataError::new(
+            file.path(),
+            Location::Field(format!("{y_name}[{i}]")),
+            DataErrorKind::Malformed,
+            format!("label {} is not 0 or 1", y.data[i]),
+        ));
     }
     Ok((x.to_tensor_transposed(), y.to_tensor_transposed()))
 }

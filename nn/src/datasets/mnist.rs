@@ -163,6 +163,9 @@ pub struct MnistSplit {
     pub labels: Vec<u8>,
     /// One-hot labels, `(10, m)`.
     pub one_hot: Tensor<f64>,
+    /// Rows and columns of each image, from the images file's header (`[28, 28]` for MNIST;
+    /// the loader reads any size, so callers that need 28×28 check this).
+    pub image_shape: [usize; 2],
 }
 
 impl MnistSplit {
@@ -216,6 +219,7 @@ impl MnistSplit {
             images: Tensor::from_vec(columns, &[pixels, m]),
             one_hot: one_hot(&labels.data, CLASSES),
             labels: labels.data,
+            image_shape: [images.dims[1], images.dims[2]],
         })
     }
 
@@ -257,6 +261,7 @@ impl MnistSplit {
             images: take_columns(&self.images.contiguous()),
             one_hot: take_columns(&self.one_hot.contiguous()),
             labels: self.labels[range.clone()].to_vec(),
+            image_shape: self.image_shape,
         }
     }
 }
@@ -277,6 +282,17 @@ pub struct Mnist {
 pub fn one_hot(labels: &[u8], classes: usize) -> Tensor<f64> {
     let labels: Vec<usize> = labels.iter().map(|&l| usize::from(l)).collect();
     crate::data::one_hot(&labels, classes)
+}
+
+/// The images and labels files of one split in `dir` (`prefix` is `train` or `t10k`), as
+/// [`load_mnist_dir`] finds them, without reading them: to check a folder before a long job,
+/// or to load one split with [`MnistSplit::load`] knowing which files it came from.
+pub fn mnist_files(dir: impl AsRef<Path>, prefix: &str) -> Result<(PathBuf, PathBuf), DataError> {
+    let dir = dir.as_ref();
+    Ok((
+        find_file(dir, prefix, "images", 3)?,
+        find_file(dir, prefix, "labels", 1)?,
+    ))
 }
 
 /// Finds `<prefix>-<kind>-idx<rank>-ubyte` in `dir`, also with `.idx` instead of `-idx`, each

@@ -18,7 +18,9 @@ mod synthetic;
 
 pub use error::{DataError, DataErrorKind, Location};
 pub use mat::{load_mat, load_regularization_2d, MatArray, MatFile, Regularization2d};
-pub use mnist::{load_idx, load_mnist_dir, load_mnist_test, one_hot, IdxArray, Mnist, MnistSplit};
+pub use mnist::{
+    load_idx, load_mnist_dir, load_mnist_test, mnist_files, one_hot, IdxArray, Mnist, MnistSplit,
+};
 pub use synthetic::{make_circles, make_moons};
 
 use std::io::Read;

@@ -22,7 +22,7 @@ use crate::module::Param;
 /// use nn::{optim::{Adam, Optimizer}, Param};
 /// let w = Tensor::<f64>::from_vec(vec![1.0, -2.0], &[2, 1]).requires_grad();
 /// let params = [Param::weight("W1", w.clone())];
-/// let mut opt = Adam::new(0.1).with_epsilon(0.0);
+/// let mut opt = Adam::new(0.1).with_epsilon(f64::MIN_POSITIVE);
 /// (w.square().sum() * 0.5).backward(); // dW = W
 /// opt.step(&params);
 /// // At t = 1 the bias correction undoes the averaging: each weight moves by α against the
@@ -52,8 +52,11 @@ pub struct Adam<T: Float> {
 
 impl<T: Float> Adam<T> {
     /// Adam with learning rate α and the seed's typical hyperparameters β1 = 0.9,
-    /// β2 = 0.999, ε = 1e-8 (the seed writes "10E-8"; its code uses 1e-8).
+    /// β2 = 0.999, ε = 1e-8 (the seed writes "10E-8"; its code uses 1e-8). Panics unless α
+    /// is finite and `>= 0`.
+    #[track_caller]
     pub fn new(learning_rate: f64) -> Self {
+        super::check_learning_rate("Adam::new", learning_rate);
         Adam {
             learning_rate,
             beta1: 0.9,
@@ -66,8 +69,12 @@ impl<T: Float> Adam<T> {
         }
     }
 
-    /// Sets β1 and β2.
+    /// Sets β1 and β2, each in `[0, 1)` (or this panics: at β1 = 1 the first moment never
+    /// leaves zero and the bias correction divides by zero).
+    #[track_caller]
     pub fn with_betas(mut self, beta1: f64, beta2: f64) -> Self {
+        super::check_beta("Adam::with_betas", "beta1", beta1);
+        super::check_beta("Adam::with_betas", "beta2", beta2);
         self.beta1 = beta1;
         self.beta2 = beta2;
         self
@@ -248,9 +255,9 @@ mod tests {
     #[test]
     fn first_step_by_hand_is_a_signed_step_of_lr() {
         // At t = 1 the corrections cancel the (1 - β) factors: v_c = g, s_c = g², so with
-        // ε = 0 the step is exactly α·sign(g) (up to the rounding of 1 - β^1).
+        // a negligible ε the step is exactly α·sign(g) (up to the rounding of 1 - β^1).
         let p = param_with_grad("W1", &[1.0, 1.0], &[0.5, -3.0]);
-        let mut opt = Adam::new(0.125).with_epsilon(0.0);
+        let mut opt = Adam::new(0.125).with_epsilon(f64::MIN_POSITIVE);
         opt.step(std::slice::from_ref(&p));
         assert_close(&p.tensor.to_vec(), &[0.875, 1.125], 1e-15);
         assert_eq!(opt.step_count(), 1);

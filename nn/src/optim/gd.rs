@@ -25,8 +25,10 @@ pub struct Gd {
 }
 
 impl Gd {
-    /// Gradient descent with learning rate `learning_rate`.
+    /// Gradient descent with learning rate `learning_rate` (finite and `>= 0`, or this panics).
+    #[track_caller]
     pub fn new(learning_rate: f64) -> Self {
+        super::check_learning_rate("Gd::new", learning_rate);
         Gd {
             learning_rate,
             weight_decay: 0.0,

@@ -26,6 +26,14 @@
 //! update: the gradient of the L2 penalty `decay/2 · ‖W‖²`. The course's L2 term (6.13),
 //! `λ/m · W`, is `with_weight_decay(lambda / m)`.
 //!
+//! # Hyperparameters are checked
+//!
+//! A learning rate that is negative or not finite, a decay coefficient β outside `[0, 1)`, an
+//! ε that is not positive and finite, or a negative weight decay is a programmer error: the
+//! constructors and builders panic naming the value (at the caller's line), rather than
+//! training into `NaN`. Applications taking these values from users check them first and
+//! report a one-line error.
+//!
 //! # Example
 //!
 //! ```
@@ -80,7 +88,8 @@ pub trait Optimizer<T: Float> {
     /// The current learning rate α.
     fn learning_rate(&self) -> f64;
 
-    /// Sets the learning rate (used by [`crate::schedule`]).
+    /// Sets the learning rate (used by [`crate::schedule`]); the optimizers of this module
+    /// panic on a negative or non-finite one.
     fn set_learning_rate(&mut self, learning_rate: f64);
 }
 
@@ -167,6 +176,34 @@ impl<T: Float, const N: usize> StateStore<T, N> for ParamState<T, N> {
     }
 }
 
+/// Panics unless `learning_rate` is finite and `>= 0`.
+#[track_caller]
+pub(crate) fn check_learning_rate(op: &str, learning_rate: f64) {
+    assert!(
+        learning_rate.is_finite() && learning_rate >= 0.0,
+        "{op}: the learning rate must be finite and >= 0, got {learning_rate}"
+    );
+}
+
+/// Panics unless the decay coefficient `value` (named `name`) is in `[0, 1)`: at 1 the
+/// average never moves (and Adam's bias correction divides by zero), above it diverges.
+#[track_caller]
+pub(crate) fn check_beta(op: &str, name: &str, value: f64) {
+    assert!(
+        (0.0..1.0).contains(&value),
+        "{op}: {name} must be in [0, 1), got {value}"
+    );
+}
+
+/// Panics unless ε is finite and `> 0` (with ε = 0 a zero gradient divides 0 by 0).
+#[track_caller]
+pub(crate) fn check_epsilon(op: &str, epsilon: f64) {
+    assert!(
+        epsilon.is_finite() && epsilon > 0.0,
+        "{op}: epsilon must be finite and > 0, got {epsilon}"
+    );
+}
+
 /// Applies `rule(w, g, state)` to every element of every parameter that has a gradient, in
 /// place, and leaves the others alone. For weights, `g` includes weight decay,
 /// `g = dW + decay · W` (computed as `dW + (decay · W)` from the value before the update);
@@ -232,7 +269,9 @@ macro_rules! impl_optimizer {
                 self.learning_rate
             }
 
+            #[track_caller]
             fn set_learning_rate(&mut self, learning_rate: f64) {
+                $crate::optim::check_learning_rate("set_learning_rate", learning_rate);
                 self.learning_rate = learning_rate;
             }
         }
@@ -241,7 +280,13 @@ macro_rules! impl_optimizer {
             /// Adds `decay · W` to every weight's gradient before the update (biases and
             /// other parameters are not decayed); see the
             /// [module docs](crate::optim#weight-decay).
+            #[track_caller]
             pub fn with_weight_decay(mut self, decay: f64) -> Self {
+                assert!(
+                    decay.is_finite() && decay >= 0.0,
+                    "{}::with_weight_decay: the decay must be finite and >= 0, got {decay}",
+                    stringify!($name)
+                );
                 self.weight_decay = decay;
                 self
             }
@@ -250,8 +295,10 @@ macro_rules! impl_optimizer {
         }
     };
     (@epsilon) => {
-        /// Sets ε.
+        /// Sets ε (finite and `> 0`, or this panics).
+        #[track_caller]
         pub fn with_epsilon(mut self, epsilon: f64) -> Self {
+            $crate::optim::check_epsilon("with_epsilon", epsilon);
             self.epsilon = epsilon;
             self
         }

@@ -31,8 +31,11 @@ pub struct Momentum<T: Float> {
 }
 
 impl<T: Float> Momentum<T> {
-    /// Momentum with learning rate α and β.
+    /// Momentum with learning rate α (finite, `>= 0`) and β in `[0, 1)`; panics otherwise.
+    #[track_caller]
     pub fn new(learning_rate: f64, beta: f64) -> Self {
+        super::check_learning_rate("Momentum::new", learning_rate);
+        super::check_beta("Momentum::new", "beta", beta);
         Momentum {
             learning_rate,
             beta,

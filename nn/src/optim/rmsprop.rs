@@ -14,7 +14,7 @@ use crate::module::Param;
 /// use nn::{optim::{Optimizer, RmsProp}, Param};
 /// let w = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
 /// let params = [Param::weight("W1", w.clone())];
-/// let mut opt = RmsProp::new(0.1, 0.75).with_epsilon(0.0);
+/// let mut opt = RmsProp::new(0.1, 0.75).with_epsilon(f64::MIN_POSITIVE);
 /// (w.square().sum() * 0.5).backward(); // dW = 1
 /// opt.step(&params); // s = 0.25, W = 1 - 0.1 * 1 / 0.5
 /// assert!((w.to_vec()[0] - 0.8).abs() < 1e-15);
@@ -36,7 +36,11 @@ pub struct RmsProp<T: Float> {
 
 impl<T: Float> RmsProp<T> {
     /// RMSProp with learning rate α and β; ε = 1e-8 (the seed's "10E-8" as its code uses it).
+    /// Panics unless α is finite and `>= 0` and β is in `[0, 1)`.
+    #[track_caller]
     pub fn new(learning_rate: f64, beta: f64) -> Self {
+        super::check_learning_rate("RmsProp::new", learning_rate);
+        super::check_beta("RmsProp::new", "beta", beta);
         RmsProp {
             learning_rate,
             beta,
@@ -82,11 +86,12 @@ mod tests {
 
     #[test]
     fn two_steps_by_hand() {
-        // β = 0.75, α = 0.5, ε = 0 so the square roots are exact.
+        // β = 0.75, α = 0.5, ε the smallest normal f64 (ε must be > 0), too small to change
+        // the square roots, which are exact.
         // step 1: g = 2 -> s = 0.25*4 = 1,            W = 1 - 0.5*2/1 = 0
         // step 2: g = 4 -> s = 0.75*1 + 0.25*16 = 4.75, W = 0 - 0.5*4/sqrt(4.75)
         let p = param_with_grad("W1", &[1.0], &[2.0]);
-        let mut opt = RmsProp::new(0.5, 0.75).with_epsilon(0.0);
+        let mut opt = RmsProp::new(0.5, 0.75).with_epsilon(f64::MIN_POSITIVE);
         opt.step(std::slice::from_ref(&p));
         assert_eq!(p.tensor.to_vec(), [0.0]);
         set_grad(&p, &[4.0]);
