@@ -4,9 +4,11 @@
 //!
 //! - Tensors are stored under their parameter names (`W1`, `b1`, ...) with their shapes in the
 //!   course's layout (`W` is `(n_out, n_in)`), as `F32` or `F64` little-endian.
-//! - Writes are atomic: the file is written to a temporary file in the same directory, flushed
-//!   to disk, then renamed over the destination, so a crash never leaves a half-written
-//!   checkpoint under the real name.
+//! - Writes are atomic: the file is written to a temporary file (`.checkpoint-<pid>-*.tmp`) in
+//!   the same directory, flushed to disk, then renamed over the destination, and the directory
+//!   is flushed, so a crash never leaves a half-written checkpoint under the real name. A later
+//!   save removes the temporary files a killed save left behind. Checkpoints get the
+//!   permissions any new file gets (the umask applies), not a temporary file's 0600.
 //! - Loading checks everything first (the file parses, every parameter is present with the
 //!   right shape and element type, no unknown tensors) and only then copies the values in:
 //!   on any error the model is untouched and the error says what was wrong and in which file.
@@ -204,7 +206,8 @@ fn from_le_bytes<T: Float>(bytes: &[u8]) -> Vec<T> {
     }
 }
 
-/// Writes `params` to `path` as safetensors, atomically (temporary file, flush, rename).
+/// Writes `params` to `path` as safetensors, atomically (temporary file, flush, rename, flush
+/// the folder).
 pub fn save<T: Float>(path: impl AsRef<Path>, params: &[Param<T>]) -> Result<(), CheckpointError> {
     let path = path.as_ref();
     let mut seen = BTreeSet::new();
@@ -243,6 +246,14 @@ pub fn save<T: Float>(path: impl AsRef<Path>, params: &[Param<T>]) -> Result<(),
     write_atomically(path, &bytes)
 }
 
+/// Prefix and suffix of the temporary files a save writes next to its destination.
+const TMP_PREFIX: &str = ".checkpoint-";
+const TMP_SUFFIX: &str = ".tmp";
+
+/// A temporary file of a save older than this is stale whoever wrote it (a save that was
+/// killed): a live save rewrites its file within seconds.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     let io = |action, source| CheckpointError::Io {
         path: path.to_path_buf(),
@@ -253,20 +264,121 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    remove_stale_temporaries(dir);
     // The temporary file lives next to the destination so the rename never crosses file
-    // systems; it is deleted if anything fails before the rename.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".checkpoint-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| io("creating a temporary file", e))?;
-    tmp.write_all(bytes).map_err(|e| io("writing", e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| io("flushing to disk", e))?;
-    tmp.persist(path)
-        .map_err(|e| io("renaming the temporary file", e.error))?;
+    // systems; it is deleted if anything fails before the rename. It is created as `File::create`
+    // creates files (mode 0666 less the umask on Unix), so the checkpoint gets the permissions
+    // any other file would, not the 0600 of a private temporary file.
+    let (tmp_path, file) = create_temporary(dir).map_err(|e| io("creating a temporary file", e))?;
+    let tmp = TempGuard(Some(tmp_path));
+    let mut file = file;
+    file.write_all(bytes).map_err(|e| io("writing", e))?;
+    file.sync_all().map_err(|e| io("flushing to disk", e))?;
+    drop(file);
+    let tmp_path = tmp.0.as_deref().expect("set until persisted");
+    std::fs::rename(tmp_path, path).map_err(|e| io("renaming the temporary file", e))?;
+    std::mem::forget(tmp);
+    // The rename is durable only once the directory entry is on disk.
+    sync_dir(dir).map_err(|e| io("flushing the folder to disk", e))?;
     Ok(())
+}
+
+/// Removes the temporary file on drop (a failed save).
+struct TempGuard(Option<PathBuf>);
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Creates `dir/.checkpoint-<pid>-<n>.tmp` with a name no other file has.
+fn create_temporary(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!(
+            "{TMP_PREFIX}{}-{n}-{nanos:08x}{TMP_SUFFIX}",
+            std::process::id()
+        );
+        let candidate = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(f) => return Ok((candidate, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Deletes temporary files of our naming (`.checkpoint-*.tmp`) that a killed save left in
+/// `dir`: those whose writing process is gone (known on Linux from the process id in the
+/// name) or that are older than [`STALE_AFTER`]. Best effort: a file that cannot be removed is
+/// left alone, and nothing else in the folder is touched.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(middle) = name
+            .strip_prefix(TMP_PREFIX)
+            .and_then(|n| n.strip_suffix(TMP_SUFFIX))
+        else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if old || writer_is_gone(middle) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether the process that wrote the temporary file `.checkpoint-<middle>.tmp` has ended:
+/// its id is the name's first field; only Linux (`/proc`) answers, elsewhere we wait for the
+/// file to age.
+fn writer_is_gone(middle: &str) -> bool {
+    let Some(pid) = middle.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return false;
+    }
+    cfg!(target_os = "linux")
+        && Path::new("/proc/self").exists()
+        && !Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Flushes the directory entry (the rename) to disk; a no-op where directories cannot be
+/// opened as files (Windows).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// Reads the checkpoint at `path` into `params` (matched by name). Everything is validated
