@@ -153,11 +153,11 @@ pub fn finish_run(
                 markers: false,
             });
         }
-        let path = dir.join(format!("{run}-cost.svg"));
+        let path = dir.join(format!("{}-cost.svg", plot::file_stem(run)));
         plot::cost_curves(&path, &format!("{run}: cost"), unit, "cost", &series)?;
         plots.push(path.display().to_string());
         if data.x.shape()[0] == 2 {
-            let path = dir.join(format!("{run}-boundary.svg"));
+            let path = dir.join(format!("{}-boundary.svg", plot::file_stem(run)));
             let xs = data.x.to_vec();
             let m = data.x.shape()[1];
             let pts: Vec<(f64, f64)> = (0..m).map(|j| (xs[j], xs[m + j])).collect();
