@@ -233,8 +233,11 @@ fn a_diverging_run_stops_with_an_error_naming_the_epoch() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Cost after epoch 0: nan"));
 }
 
+/// A `.mat` variable: name, rows, columns, values (column-major).
+type MatVar<'a> = (&'a str, usize, usize, &'a [f64]);
+
 /// A hand-built MATLAB v5 file of `f64` matrices (128-byte header, uncompressed elements).
-fn mat_file(vars: &[(&str, usize, usize, &[f64])]) -> Vec<u8> {
+fn mat_file(vars: &[MatVar]) -> Vec<u8> {
     fn element(data_type: u32, data: &[u8]) -> Vec<u8> {
         let mut out = data_type.to_le_bytes().to_vec();
         out.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -306,7 +309,7 @@ fn mnist_dir(name: &str, train: usize, rows: u32, cols: u32, test: usize) -> Pat
 fn empty_or_ill_shaped_data_are_errors_naming_file_and_field() {
     let dir = scratch("bad-data");
     let good_x = [0.1, 0.2, 0.3, 0.4];
-    let cases: [(&str, Vec<(&str, usize, usize, &[f64])>, &str); 3] = [
+    let cases: [(&str, Vec<MatVar>, &str); 3] = [
         (
             "empty.mat",
             vec![

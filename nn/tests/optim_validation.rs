@@ -28,7 +28,12 @@ fn adam_with_beta1_one_panics_naming_the_value() {
 fn learning_rates_must_be_finite_and_non_negative() {
     for lr in [f64::NAN, f64::INFINITY, -0.01] {
         for (name, msg) in [
-            ("Gd::new", panic_message(move || drop(Gd::new(lr)))),
+            (
+                "Gd::new",
+                panic_message(move || {
+                    let _ = Gd::new(lr);
+                }),
+            ),
             (
                 "Momentum::new",
                 panic_message(move || drop(Momentum::<f64>::new(lr, 0.9))),
@@ -67,7 +72,9 @@ fn betas_epsilon_and_weight_decay_are_checked() {
     );
     let msg = panic_message(|| drop(RmsProp::<f64>::new(0.1, 0.9).with_epsilon(-1e-8)));
     assert!(msg.contains("got -0.00000001"), "{msg}");
-    let msg = panic_message(|| drop(Gd::new(0.1).with_weight_decay(-0.7)));
+    let msg = panic_message(|| {
+        let _ = Gd::new(0.1).with_weight_decay(-0.7);
+    });
     assert!(
         msg.contains("decay must be finite and >= 0, got -0.7"),
         "{msg}"
