@@ -403,7 +403,7 @@ mod tests {
     fn round_trip_restores_parameters_and_running_statistics() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("net.safetensors");
-        let mut a = net(Init::HeNormal, 1);
+        let a = net(Init::HeNormal, 1);
         // Move the running statistics away from their initial values.
         a.forward(&Tensor::from_vec(
             (0..15).map(|i| i as f64).collect(),

@@ -38,6 +38,6 @@ pub use batchnorm::BatchNorm;
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use init::Init;
-pub use module::{Module, Param, ParamKind, SharedSampler};
+pub use module::{Entry, Mode, Module, Param, ParamKind, SharedSampler, Visitor};
 pub use optim::Optimizer;
 pub use sequential::Sequential;

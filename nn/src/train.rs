@@ -73,7 +73,7 @@ impl History {
 }
 
 type OrderFn<'a> = Box<dyn FnMut(usize, usize) -> Vec<usize> + 'a>;
-type EvalFn<'a, T> = Box<dyn FnMut(usize, &mut dyn Module<T>) -> Vec<(String, f64)> + 'a>;
+type EvalFn<'a, T> = Box<dyn FnMut(usize, &dyn Module<T>) -> Vec<(String, f64)> + 'a>;
 type BatchHook<'a, T> = Box<dyn FnMut(usize, &Batch<T>) + 'a>;
 type EpochHook<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
 
@@ -88,12 +88,12 @@ type EpochHook<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
 /// // y = 1 when x0 + x1 > 0.
 /// let x = Tensor::<f64>::from_vec2(vec![vec![1.0, -1.0, 2.0, -2.0], vec![0.5, -0.5, -1.0, 1.5]]);
 /// let y = Tensor::<f64>::from_vec(vec![1.0, 0.0, 1.0, 0.0], &[1, 4]);
-/// let mut model = Sequential::mlp(&[2, 1], Activation::Relu, Activation::Identity,
-///                                 &Init::Zeros, &mut rng);
+/// let model = Sequential::mlp(&[2, 1], Activation::Relu, Activation::Identity,
+///                             &Init::Zeros, &mut rng);
 /// let data = MiniBatches::new(x, y, 2);
 /// let history = Trainer::new(50)
 ///     .shuffle_with(&mut rng)
-///     .fit(&mut model, &mut Gd::new(0.5), &data, |out, y, _| loss::bce_with_logits(out, y));
+///     .fit(&model, &mut Gd::new(0.5), &data, |out, y, _| loss::bce_with_logits(out, y));
 /// let costs = history.mean_costs();
 /// assert!(costs[49] < costs[0]);
 /// ```
@@ -145,7 +145,7 @@ impl<'a, T: Float> Trainer<'a, T> {
     pub fn evaluate_every(
         mut self,
         every: usize,
-        eval: impl FnMut(usize, &mut dyn Module<T>) -> Vec<(String, f64)> + 'a,
+        eval: impl FnMut(usize, &dyn Module<T>) -> Vec<(String, f64)> + 'a,
     ) -> Self {
         self.eval = Some((every.max(1), Box::new(eval)));
         self
@@ -170,7 +170,7 @@ impl<'a, T: Float> Trainer<'a, T> {
     /// mini-batch by mini-batch, and returns the per-epoch history.
     pub fn fit<M, O>(
         mut self,
-        model: &mut M,
+        model: &M,
         optimizer: &mut O,
         data: &MiniBatches<T>,
         mut loss: impl FnMut(&Tensor<T>, &Tensor<T>, &[Param<T>]) -> Tensor<T>,
@@ -247,15 +247,15 @@ mod tests {
         let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, -1.0], &[1, 3]);
         let y = Tensor::<f64>::from_vec(vec![2.0, 4.5, -2.0], &[1, 3]);
         let data = MiniBatches::new(x, y, 2);
-        let mut a = model();
+        let a = model();
         let history = Trainer::new(3)
             .shuffle_by(|epoch, m| {
                 let mut v: Vec<usize> = (0..m).collect();
                 v.rotate_left(epoch % m);
                 v
             })
-            .fit(&mut a, &mut Gd::new(0.1), &data, |o, y, _| loss::mse(o, y));
-        let mut b = model();
+            .fit(&a, &mut Gd::new(0.1), &data, |o, y, _| loss::mse(o, y));
+        let b = model();
         let mut opt = Gd::new(0.1);
         let mut last = 0.0;
         for epoch in 0..3 {
@@ -281,7 +281,7 @@ mod tests {
         let x = Tensor::<f64>::ones(&[1, 4]);
         let y = Tensor::<f64>::ones(&[1, 4]);
         let data = MiniBatches::new(x, y, 3);
-        let mut m = model();
+        let m = model();
         let mut batches_seen = 0;
         let mut eval_epochs = Vec::new();
         let mut seen_records = Vec::new();
@@ -295,7 +295,7 @@ mod tests {
                 vec![("w".to_string(), out.item())]
             })
             .after_epoch(|record| seen_records.push(record.clone()))
-            .fit(&mut m, &mut Gd::new(1.0), &data, |o, y, _| loss::mse(o, y));
+            .fit(&m, &mut Gd::new(1.0), &data, |o, y, _| loss::mse(o, y));
         assert_eq!(batches_seen, 10);
         // The hook saw every record, complete (with the evaluation's metrics), in order.
         assert_eq!(seen_records, history.epochs);
