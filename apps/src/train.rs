@@ -61,25 +61,24 @@ pub struct Trained {
 /// Trains `model` on `(x, y)` with `optimizer`, minimizing `loss(output, targets, params)`.
 ///
 /// `before_forward` runs before every forward pass (the seed's dropout reseeds there);
-/// `check(update, params, batch)` runs, after it, before the first and the last update, with
-/// the parameters still at the values that update starts from (return `None` to skip).
+/// `check(update, model, batch)` runs, after it, before the first and the last update, with
+/// the parameters still at the values that update starts from (return `None` to skip); it must
+/// leave the model as it found it (`nn::check::ModuleCheck` does).
 #[allow(clippy::too_many_arguments)]
 pub fn fit<M: Module<f64>>(
-    model: &mut M,
+    model: &M,
     optimizer: &mut dyn Optimizer<f64>,
     x: &Tensor<f64>,
     y: &Tensor<f64>,
     plan: &Plan,
     loss: impl FnMut(&Tensor<f64>, &Tensor<f64>, &[Param<f64>]) -> Tensor<f64>,
     mut before_forward: impl FnMut(),
-    mut check: impl FnMut(u64, &[Param<f64>], &Batch<f64>) -> Option<AutodiffCheck>,
+    mut check: impl FnMut(u64, &M, &Batch<f64>) -> Option<AutodiffCheck>,
     reporter: &Reporter,
 ) -> Trained {
     let m = x.shape()[1];
     let data = MiniBatches::new(x.clone(), y.clone(), plan.batch_size.unwrap_or(m));
     let last_update = plan.epochs * data.num_batches() as u64 - 1;
-    // Shared handles: they follow the optimizer's in-place updates.
-    let params = model.parameters();
     let (mut checks, mut cost_at, mut costs, mut epoch_means) = (vec![], vec![], vec![], vec![]);
     let mut update = 0u64;
     let mut progress = Progress::default();
@@ -88,7 +87,7 @@ pub fn fit<M: Module<f64>>(
         .before_batch(|epoch, batch| {
             before_forward();
             if update == 0 || update == last_update {
-                checks.extend(check(update, &params, batch));
+                checks.extend(check(update, model, batch));
             }
             update += 1;
             progress.tick(reporter, || {

@@ -13,6 +13,8 @@
 //! - [`optim`]: gradient descent, momentum, RMSProp, Adam; [`schedule`]: learning-rate decay.
 //! - [`data`]: mini-batches, standardization, stratified splits, k-fold.
 //! - [`train`]: an optional training loop with history and evaluation hook.
+//! - [`check`]: [`check::check_module`], the three-way gradient check of any module by
+//!   parameter name.
 //! - [`checkpoint`]: save/load named parameters as safetensors, atomically.
 //! - [`datasets`]: circles and moons (scikit-learn's, draw for draw), `.mat` and MNIST loaders.
 
@@ -20,6 +22,7 @@
 
 pub mod activation;
 pub mod batchnorm;
+pub mod check;
 pub mod checkpoint;
 pub mod data;
 pub mod datasets;

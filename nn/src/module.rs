@@ -294,10 +294,7 @@ fn check_segment(name: &str) {
 }
 
 /// Collects every parameter, buffer or mode of `module` (in visiting order).
-fn collect<T: Float, M: Module<T> + ?Sized>(
-    module: &M,
-    mut keep: impl FnMut(Entry<'_, T>),
-) {
+fn collect<T: Float, M: Module<T> + ?Sized>(module: &M, mut keep: impl FnMut(Entry<'_, T>)) {
     let mut sink = |e: Entry<'_, T>| keep(e);
     module.visit(&mut Visitor::new(&mut sink));
 }
@@ -490,7 +487,8 @@ mod tests {
     }
     impl Module<f64> for Model {
         fn forward(&self, x: &Tensor<f64>) -> Tensor<f64> {
-            self.head.forward(&self.bn.forward(&self.encoder.forward(x)))
+            self.head
+                .forward(&self.bn.forward(&self.encoder.forward(x)))
         }
         fn visit(&self, v: &mut Visitor<'_, f64>) {
             v.module("encoder", &self.encoder);

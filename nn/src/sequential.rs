@@ -116,7 +116,6 @@ impl<T: Float> Sequential<T> {
         }
         outputs
     }
-
 }
 
 /// The course's name of a layer's parameter `name` for layer number `number`: a dense layer's
