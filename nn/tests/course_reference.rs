@@ -73,7 +73,7 @@ fn initializers_reproduce_the_expected_outputs_exactly() {
 #[test]
 fn dropout_masks_follow_numpy_after_reseeding() {
     let rng = Arc::new(Mutex::new(NumpyRng::new(0)));
-    let mut layer = Dropout::<f64>::new(0.5, rng.clone() as SharedSampler);
+    let layer = Dropout::<f64>::new(0.5, rng.clone() as SharedSampler);
     let a = Tensor::<f64>::from_vec((1..=15).map(f64::from).collect(), &[3, 5]);
     rng.lock().unwrap().seed(4);
     let out = layer.forward(&a);
