@@ -117,7 +117,7 @@ fn optimization_runs_follow_the_course_costs() {
     ];
     for (name, mut optimizer) in optimizers {
         let mut init_rng = NumpyRng::new(3);
-        let mut net = Sequential::<f64>::mlp(
+        let net = Sequential::<f64>::mlp(
             &[2, 5, 2, 2],
             Activation::Relu,
             Activation::Identity,
@@ -130,7 +130,7 @@ fn optimization_runs_follow_the_course_costs() {
                 shuffle_rng.seed(10 + epoch as u32 + 1);
                 shuffle_rng.permutation(m)
             })
-            .fit(&mut net, optimizer.as_mut(), &data, |out, y, _| {
+            .fit(&net, optimizer.as_mut(), &data, |out, y, _| {
                 softmax_cross_entropy(out, y)
             });
         let costs = history.last_batch_costs();

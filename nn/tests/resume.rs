@@ -99,7 +99,10 @@ fn bits(model: &Net) -> Vec<(String, Vec<u64>)> {
         .collect()
 }
 
-fn optimizers() -> Vec<(&'static str, fn() -> Box<dyn Optimizer<f64>>)> {
+/// Builds a fresh optimizer with its settings.
+type Make = fn() -> Box<dyn Optimizer<f64>>;
+
+fn optimizers() -> Vec<(&'static str, Make)> {
     vec![
         ("gd", || Box::new(Gd::new(0.05).with_weight_decay(1e-3))),
         ("momentum", || Box::new(Momentum::new(0.05, 0.9))),

@@ -107,7 +107,7 @@ impl<T: Float> AdamW<T> {
             false,
             &mut self.state,
             |w, g, [v, s], r| {
-                *w = *w * (T::one() - r.lr * r.decay);
+                *w *= T::one() - r.lr * r.decay;
                 *v = b1 * *v + one_minus_b1 * g;
                 *s = b2 * *s + one_minus_b2 * (g * g);
                 let step_size = r.lr / correction1;
