@@ -11,6 +11,8 @@
 //!   with respect to the model's tensors is taken by reverse mode ([`engine::grad`]) and
 //!   attached to the engine's fresh leaves as `Σ ⟨leaf, g⟩` (whose gradient is exactly `g`).
 //!
+//! Frozen parameters ([`Param::freeze`]) are not checked: they have no gradient.
+//!
 //! The parameters' values and gradients, the buffers (batch norm's running statistics, which
 //! every training-mode forward pass moves) and nothing else are restored afterwards. A model
 //! with dropout must draw the same mask on every pass: give a
@@ -151,8 +153,14 @@ impl<T: Float> Drop for Restore<T> {
 fn check_module_with<T: Float, M: Module<T> + ?Sized>(
     c: ModuleCheck<'_, T, M>,
 ) -> GradientCheckReport {
-    let params = c.model.parameters();
+    let all = c.model.parameters();
     let buffers = c.model.buffers();
+    let params: Vec<Param<T>> = all.iter().filter(|p| !p.is_frozen()).cloned().collect();
+    assert!(
+        !params.is_empty(),
+        "check_module: the model has no parameter to check (all {} are frozen)",
+        all.len()
+    );
     let _restore = Restore {
         saved: params
             .iter()
@@ -184,7 +192,7 @@ fn check_module_with<T: Float, M: Module<T> + ?Sized>(
         if let Some(hook) = c.before_forward {
             hook();
         }
-        (c.loss)(&c.model.forward(c.x), c.y, &params)
+        (c.loss)(&c.model.forward(c.x), c.y, &all)
     };
     let loss = |given: &NamedTensors<T>| -> Tensor<T> {
         if !is_grad_enabled() {
@@ -370,5 +378,18 @@ mod tests {
             .before_forward(&reset)
             .run()
             .assert_passed();
+    }
+
+    #[test]
+    fn frozen_parameters_are_not_checked() {
+        let m = residual();
+        m.freeze("inner.");
+        let (x, y) = data();
+        let bce =
+            |out: &Tensor<f64>, y: &Tensor<f64>, _: &[Param<f64>]| loss::bce_with_logits(out, y);
+        let report = check_module(&m, &x, &y, &bce, None);
+        report.assert_passed();
+        let names: Vec<&str> = report.params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["bn.gamma", "bn.beta", "out.weight", "out.bias"]);
     }
 }

@@ -315,7 +315,9 @@ fn finish<T: Float>(list: Vec<Param<T>>, what: &str) -> Vec<Param<T>> {
             "Module::{what}: two tensors are named {:?}; give the children distinct scope names",
             p.name
         );
-        p.tensor.set_name(&p.name);
+        if p.tensor.name().as_deref() != Some(p.name.as_str()) {
+            p.tensor.set_name(&p.name);
+        }
         out.push(p);
     }
     out
@@ -549,6 +551,15 @@ mod tests {
         let loss = m.forward(&x).sum();
         let dot = loss.to_dot();
         assert!(dot.contains("encoder.l1.weight"), "{dot}");
+        // ... and a backward trace labels the weight's input of the matmul with it.
+        let trace = loss.backward_traced();
+        let labels: Vec<&str> = trace
+            .steps
+            .iter()
+            .flat_map(|s| s.inputs.iter().map(|i| i.label.as_str()))
+            .collect();
+        assert!(labels.contains(&"encoder.l1.weight"), "{labels:?}");
+        assert!(labels.contains(&"head.W2"), "{labels:?}");
     }
 
     #[test]

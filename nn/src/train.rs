@@ -104,6 +104,7 @@ pub struct Trainer<'a, T: Float> {
     eval: Option<(usize, EvalFn<'a, T>)>,
     before_batch: Option<BatchHook<'a, T>>,
     after_epoch: Option<EpochHook<'a>>,
+    clip_norm: Option<f64>,
 }
 
 impl<'a, T: Float> Trainer<'a, T> {
@@ -116,6 +117,7 @@ impl<'a, T: Float> Trainer<'a, T> {
             eval: None,
             before_batch: None,
             after_epoch: None,
+            clip_norm: None,
         }
     }
 
@@ -148,6 +150,14 @@ impl<'a, T: Float> Trainer<'a, T> {
         eval: impl FnMut(usize, &dyn Module<T>) -> Vec<(String, f64)> + 'a,
     ) -> Self {
         self.eval = Some((every.max(1), Box::new(eval)));
+        self
+    }
+
+    /// Clips the gradients to a global L2 norm of at most `max_norm` before every update
+    /// ([`clip_grad_norm`](crate::optim::clip_grad_norm)); a non-finite norm panics, naming the
+    /// epoch, rather than letting NaN reach the parameters.
+    pub fn clip_grad_norm(mut self, max_norm: f64) -> Self {
+        self.clip_norm = Some(max_norm);
         self
     }
 
@@ -201,6 +211,14 @@ impl<'a, T: Float> Trainer<'a, T> {
                 let output = model.forward(&batch.x);
                 let cost = loss(&output, &batch.y, &params);
                 cost.backward();
+                if let Some(max_norm) = self.clip_norm {
+                    let norm = crate::optim::clip_grad_norm(&params, max_norm);
+                    assert!(
+                        norm.is_finite(),
+                        "Trainer::fit: the gradient norm is {norm} in epoch {epoch}; run with \
+                         engine::anomaly::detect_anomaly(true) to find the operation"
+                    );
+                }
                 optimizer.step(&params);
                 last = cost.item().as_f64();
                 total += last * batch.indices.len() as f64;
@@ -306,5 +324,35 @@ mod tests {
         // mean cost weights batches by size: batch costs over 3 and 1 examples.
         let e = &history.epochs[0];
         assert!(e.mean_cost.is_finite() && e.last_batch_cost.is_finite());
+    }
+
+    #[test]
+    fn clipping_bounds_the_step_and_a_nan_gradient_panics() {
+        // J = mean((w·1 + b - 10)²) from w = b = 0: dJ/dw = dJ/db = -20, global norm
+        // sqrt(800); clipped to norm 0.5, Gd(1) moves w by 0.5·20/(sqrt(800) + 1e-6).
+        let x = Tensor::<f64>::ones(&[1, 2]);
+        let y = Tensor::<f64>::full(&[1, 2], 10.0);
+        let data = MiniBatches::new(x, y, 2);
+        let m = model();
+        Trainer::new(1)
+            .clip_grad_norm(0.5)
+            .fit(&m, &mut Gd::new(1.0), &data, |o, y, _| loss::mse(o, y));
+        let expected = 0.5 * 20.0 / (800f64.sqrt() + 1e-6);
+        assert!(
+            (m.weight.to_vec()[0] - expected).abs() < 1e-15,
+            "{:?}",
+            m.weight.to_vec()
+        );
+        let nan = MiniBatches::new(
+            Tensor::<f64>::from_vec(vec![f64::NAN], &[1, 1]),
+            Tensor::<f64>::ones(&[1, 1]),
+            1,
+        );
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Trainer::new(1)
+                .clip_grad_norm(1.0)
+                .fit(&model(), &mut Gd::new(1.0), &nan, |o, y, _| loss::mse(o, y))
+        }));
+        assert!(result.is_err());
     }
 }
