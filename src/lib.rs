@@ -7,3 +7,10 @@ pub use nn;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeExamples;
+
+/// `docs/build_your_own_model.md` (a custom module with a residual block and batch norm,
+/// trained with AdamW, checked with `check_module`, saved and resumed), compiled and run as a
+/// doc test so the page cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/build_your_own_model.md")]
+pub struct BuildYourOwnModel;

@@ -1,7 +1,7 @@
-//! The gradient checks every training app runs at its first and last update, through the
-//! engine's three-way check ([`engine::check::check_gradients`]): reverse-mode autodiff of the
-//! network's cost, the seed's hand-derived backprop ([`crate::backprop`]), and central
-//! differences (ε = 1e-7), compared per named parameter in the course's relative difference
+//! The gradient checks every training app runs at its first and last update: the three-way
+//! check of [`nn::check::ModuleCheck`] on the training network itself, comparing reverse-mode
+//! autodiff of the network's cost, the seed's hand-derived backprop ([`crate::backprop`]) and
+//! central differences (ε = 1e-7) per named parameter in the course's relative difference
 //! (6.57).
 //!
 //! Expected in f64: autodiff vs hand-derived below 1e-12 (the same formulas, rounded
@@ -10,14 +10,13 @@
 //! state the training pass starts from), so the cost is a deterministic function of the
 //! parameters.
 
-use std::sync::{Arc, Mutex};
-
-use engine::check::{check_gradients, CheckConfig, GradientCheckReport, NamedTensors};
+use engine::check::{CheckConfig, GradientCheckReport, NamedTensors};
 use engine::{no_grad, Tensor};
-use nn::{Module, Param};
+use nn::check::ModuleCheck;
+use nn::{Module, Param, Sequential};
 
 use crate::backprop;
-use crate::model::{values_of, CourseNet};
+use crate::model::CourseNet;
 use crate::report::{AutodiffCheck, Component};
 
 /// How many of the worst components a check reports.
@@ -69,24 +68,21 @@ pub fn summarize(update: u64, report: &GradientCheckReport, near_kinks: usize) -
     }
 }
 
-/// The three-way check of a course network at its current parameter values `params`, on the
-/// batch `(x, y)`, with the dropout masks the next training forward pass will draw.
+/// The three-way check of a course network `model` at its current parameter values, on the
+/// batch `(x, y)`, with the dropout masks the next training forward pass will draw: the check
+/// replays the mask generator from its current state before every pass it makes, and leaves it
+/// in that state.
 pub fn course_check(
     net: &CourseNet,
     update: u64,
-    params: &[Param<f64>],
+    model: &Sequential<f64>,
     x: &Tensor<f64>,
     y: &Tensor<f64>,
 ) -> AutodiffCheck {
-    let values = values_of(params);
     let state = net.mask_state();
-    let replay = Arc::new(Mutex::new(state.clone()));
-    let loss = |p: &NamedTensors<f64>| {
-        *replay.lock().expect("mask generator") = state.clone();
-        let mut model = net.with_params(p, replay.clone());
-        let logits = model.forward(x);
-        net.cost(&logits, y, &model.parameters())
-    };
+    let replay = || net.set_mask_state(&state);
+    let loss =
+        |logits: &Tensor<f64>, y: &Tensor<f64>, params: &[Param<f64>]| net.cost(logits, y, params);
 
     // The hand-derived side draws the masks itself, as the seed's code does
     // (`D = np.random.rand(n, m) < keep_prob` layer by layer), from the same generator state.
@@ -105,8 +101,17 @@ pub fn course_check(
         let cache = backprop::forward(x, &list, net.output, masks.as_deref(), keep_prob);
         NamedTensors::from_layers(&backprop::backward(y, &cache, &list, net.lambd, keep_prob))
     };
-    let report = check_gradients(&values, &loss, Some(&hand), CheckConfig::default());
-    let list: Vec<Tensor<f64>> = values.tensors().cloned().collect();
+    let report = ModuleCheck::new(model, x, y, &loss)
+        .hand_written(&hand)
+        .before_forward(&replay)
+        .config(CheckConfig::default())
+        .run();
+    replay();
+    let list: Vec<Tensor<f64>> = model
+        .parameters()
+        .iter()
+        .map(|p| p.tensor.detach())
+        .collect();
     summarize(update, &report, count_near_kinks(x, &list))
 }
 
@@ -162,6 +167,7 @@ pub fn count_near_kinks(x: &Tensor<f64>, params: &[Tensor<f64>]) -> usize {
 mod tests {
     use super::*;
     use crate::model::{DropoutConfig, Output};
+    use engine::check::check_gradients;
     use nn::Init;
 
     #[test]
@@ -182,7 +188,7 @@ mod tests {
             let net = CourseNet::new(&[3, 4, 1], Output::Sigmoid, lambd, dropout);
             let model = net.init(Init::ScaledNormal(0.9), 5);
             net.before_forward();
-            let c = course_check(&net, 0, &model.parameters(), &x, &y);
+            let c = course_check(&net, 0, &model, &x, &y);
             assert_eq!(c.near_kinks, 0);
             assert!(c.vs_hand.unwrap() < 1e-12, "{c:?}");
             assert!(c.vs_numerical < 1e-7, "{c:?}");

@@ -78,19 +78,6 @@ impl CourseNet {
         self.assemble(dense, self.masks.clone())
     }
 
-    /// The same network around the given tensors `W1, b1, ...` (shared, not copied, so that
-    /// gradients reach them), its dropout layers drawing from `masks`: what the gradient checks
-    /// differentiate.
-    pub fn with_params(&self, params: &NamedTensors<f64>, masks: SharedSampler) -> Sequential<f64> {
-        let dense = (1..self.dims.len())
-            .map(|l| Dense {
-                weight: params[format!("W{l}").as_str()].clone(),
-                bias: params[format!("b{l}").as_str()].clone(),
-            })
-            .collect();
-        self.assemble(dense, masks)
-    }
-
     fn assemble(&self, dense: Vec<Dense<f64>>, masks: SharedSampler) -> Sequential<f64> {
         let hidden = dense.len() - 1;
         let mut layers: Vec<Box<dyn Module<f64>>> = vec![];
@@ -147,15 +134,21 @@ impl CourseNet {
         self.masks.lock().expect("mask generator").clone()
     }
 
+    /// Puts the mask generator back in `state` (a check replays the masks of the pass it
+    /// checks, then leaves the generator where training expects it).
+    pub fn set_mask_state(&self, state: &NumpyRng) {
+        *self.masks.lock().expect("mask generator") = state.clone();
+    }
+
     /// The classes `model` predicts for `x` (the course's `predict`: probability > 0.5 for a
     /// sigmoid output, the most probable row for softmax), in evaluation mode (no dropout).
-    pub fn predict(&self, model: &mut Sequential<f64>, x: &Tensor<f64>) -> Vec<usize> {
+    pub fn predict(&self, model: &Sequential<f64>, x: &Tensor<f64>) -> Vec<usize> {
         predict(model, self.output, x)
     }
 }
 
 /// See [`CourseNet::predict`]; the model is left in evaluation mode.
-pub fn predict(model: &mut Sequential<f64>, output: Output, x: &Tensor<f64>) -> Vec<usize> {
+pub fn predict(model: &Sequential<f64>, output: Output, x: &Tensor<f64>) -> Vec<usize> {
     model.set_training(false);
     let z = no_grad(|| model.forward(x));
     match output {
@@ -226,7 +219,7 @@ mod tests {
             }),
         ] {
             let net = CourseNet::new(&[3, 4, 2, 1], Output::Sigmoid, 0.0, dropout);
-            let mut model = net.init(Init::HeNormal, 3);
+            let model = net.init(Init::HeNormal, 3);
             let params = model.parameters();
             let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
             assert_eq!(names, ["W1", "b1", "W2", "b2", "W3", "b3"]);
@@ -248,16 +241,13 @@ mod tests {
             );
             let probs = logits.sigmoid().to_vec();
             assert_eq!(probs, hand.activations[3].to_vec(), "{dropout:?}");
-            // Rebuilt around the same values, replaying the generator, it computes the same.
-            let mut rebuilt = net.with_params(
-                &values_of(&params),
-                Arc::new(Mutex::new({
-                    let mut r = NumpyRng::new(0);
-                    r.seed(4);
-                    r
-                })),
-            );
-            assert_eq!(rebuilt.forward(&x).to_vec(), logits.to_vec());
+            // Replaying the generator replays the masks.
+            net.set_mask_state(&{
+                let mut r = NumpyRng::new(0);
+                r.seed(4);
+                r
+            });
+            assert_eq!(model.forward(&x).to_vec(), logits.to_vec());
         }
     }
 

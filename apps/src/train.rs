@@ -109,22 +109,23 @@ pub struct Trained {
 /// Trains `model` on `(x, y)` with `optimizer`, minimizing `loss(output, targets, params)`.
 ///
 /// `before_forward` runs before every forward pass (the seed's dropout reseeds there);
-/// `check(update, params, batch)` runs, after it, before the first and the last update, with
+/// `check(update, model, batch)` runs, after it, before the first and the last update, with
 /// the parameters still at the values that update starts from (return `None` to skip), on the
-/// examples `ctx.check` allows.
+/// examples `ctx.check` allows; it must leave the model as it found it
+/// (`nn::check::ModuleCheck` does).
 ///
 /// Errors when the data has no examples, and when a cost is NaN or infinite (unless
 /// `ctx.allow_nonfinite`), naming the epoch or iteration.
 #[allow(clippy::too_many_arguments)]
 pub fn fit<M: Module<f64>>(
-    model: &mut M,
+    model: &M,
     optimizer: &mut dyn Optimizer<f64>,
     x: &Tensor<f64>,
     y: &Tensor<f64>,
     plan: &Plan,
     loss: impl FnMut(&Tensor<f64>, &Tensor<f64>, &[Param<f64>]) -> Tensor<f64>,
     mut before_forward: impl FnMut(),
-    mut check: impl FnMut(u64, &[Param<f64>], &Batch<f64>) -> Option<AutodiffCheck>,
+    mut check: impl FnMut(u64, &M, &Batch<f64>) -> Option<AutodiffCheck>,
     ctx: &Context,
 ) -> Result<Trained, AppError> {
     let reporter = &ctx.reporter;
@@ -175,7 +176,7 @@ pub fn fit<M: Module<f64>>(
                     plan.name
                 );
                 let c = with_slow_notice(reporter_quiet(ctx), &what, || {
-                    check(update, &params, checked)
+                    check(update, model, checked)
                 });
                 checks.extend(c.map(|mut c| {
                     c.examples = k;

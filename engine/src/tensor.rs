@@ -34,7 +34,8 @@ pub(crate) struct Inner<T: Float> {
     pub(crate) id: TensorId,
     pub(crate) storage: RwLock<Arc<Vec<T>>>,
     pub(crate) layout: Layout,
-    pub(crate) requires_grad: bool,
+    /// Atomic so that a leaf can be frozen (`set_requires_grad`) through a shared handle.
+    pub(crate) requires_grad: AtomicBool,
     pub(crate) node: Option<Node<T>>,
     pub(crate) grad: Mutex<Option<Tensor<T>>>,
     pub(crate) retains_grad: AtomicBool,
@@ -58,7 +59,7 @@ impl<T: Float> Tensor<T> {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             storage: RwLock::new(storage),
             layout,
-            requires_grad,
+            requires_grad: AtomicBool::new(requires_grad),
             node,
             grad: Mutex::new(None),
             retains_grad: AtomicBool::new(false),
@@ -222,9 +223,8 @@ impl<T: Float> Tensor<T> {
             Layout::contiguous(self.shape()),
             None,
         );
-        let mut inner = Arc::into_inner(t.0).expect("fresh tensor is unshared");
-        inner.requires_grad = true;
-        Tensor(Arc::new(inner))
+        t.0.requires_grad.store(true, Ordering::Relaxed);
+        t
     }
 
     /// A leaf parameter built from data and a shape.
@@ -235,7 +235,20 @@ impl<T: Float> Tensor<T> {
 
     /// Whether gradients flow to or through this tensor.
     pub fn requires_grad_flag(&self) -> bool {
-        self.0.requires_grad
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+
+    /// Turns gradient tracking of a leaf on or off in place (freezing a parameter: graphs built
+    /// afterwards do not record it and backward computes no gradient for it). Graphs already
+    /// recorded keep what they saw.
+    #[track_caller]
+    pub fn set_requires_grad(&self, requires_grad: bool) {
+        assert!(
+            self.is_leaf(),
+            "set_requires_grad: only leaves can be frozen or unfrozen (shape {:?})",
+            self.shape()
+        );
+        self.0.requires_grad.store(requires_grad, Ordering::Relaxed);
     }
 
     /// Whether this tensor is a leaf (created by the user, not by an operation).

@@ -1,4 +1,4 @@
-//! Activation functions as parameter-free layers (seed 001, (6.1.b): `A = g(Z)`).
+//! Activation functions as parameter-free layers (`A = g(Z)`).
 //!
 //! They are layers, not options of [`Dense`](crate::Dense), so that a network is the course's
 //! alternation `Z1, A1, Z2, A2, ...` written as one list in a [`Sequential`](crate::Sequential),
@@ -6,7 +6,7 @@
 
 use engine::{Float, Tensor};
 
-use crate::module::{Module, Param};
+use crate::module::{Module, Visitor};
 
 /// An elementwise (or, for softmax, per-example) nonlinearity `g` in `A = g(Z)`.
 ///
@@ -63,15 +63,13 @@ impl Activation {
 }
 
 impl<T: Float> Module<T> for Activation {
-    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
+    #[track_caller]
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         self.apply(x)
     }
 
-    fn parameters(&self) -> Vec<Param<T>> {
-        Vec::new()
-    }
-
-    fn set_training(&mut self, _training: bool) {}
+    /// No parameters, no buffers, the same in training and evaluation.
+    fn visit(&self, _v: &mut Visitor<'_, T>) {}
 
     fn describe(&self) -> String {
         match self {

@@ -21,7 +21,7 @@
 
 use engine::{no_grad, Float, Tensor};
 
-use crate::module::{Module, Param, ParamKind};
+use crate::module::{Mode, Module, ParamKind, Visitor};
 
 /// Batch normalization of `n_features` features, with learnable scale `γ` and shift `β`.
 ///
@@ -29,7 +29,7 @@ use crate::module::{Module, Param, ParamKind};
 /// use engine::Tensor;
 /// use nn::{BatchNorm, Module};
 ///
-/// let mut bn = BatchNorm::<f64>::new(2, 1e-5, 0.9);
+/// let bn = BatchNorm::<f64>::new(2, 1e-5, 0.9);
 /// let x = Tensor::<f64>::from_vec2(vec![vec![1.0, 2.0, 3.0], vec![10.0, 10.0, 40.0]]);
 /// let y = bn.forward(&x); // each row now has mean 0 and variance ≈ 1
 /// let row0 = &y.to_vec2()[0];
@@ -46,7 +46,7 @@ pub struct BatchNorm<T: Float> {
     running_var: Tensor<T>,
     eps: f64,
     momentum: f64,
-    training: bool,
+    mode: Mode,
 }
 
 impl<T: Float> BatchNorm<T> {
@@ -71,7 +71,7 @@ impl<T: Float> BatchNorm<T> {
             running_var: Tensor::ones(&shape),
             eps,
             momentum,
-            training: true,
+            mode: Mode::default(),
         }
     }
 
@@ -100,6 +100,11 @@ impl<T: Float> BatchNorm<T> {
         self.momentum
     }
 
+    /// Whether the layer normalizes with batch statistics (training mode).
+    pub fn is_training(&self) -> bool {
+        self.mode.is_training()
+    }
+
     /// Folds a batch's mean and biased variance into the running estimates (6.40), (6.41).
     /// A one-example batch has no unbiased variance: only the mean is updated then.
     fn update_running(&self, mean: &[T], biased_var: &[T], m: usize) {
@@ -123,7 +128,7 @@ impl<T: Float> BatchNorm<T> {
 
 impl<T: Float> Module<T> for BatchNorm<T> {
     #[track_caller]
-    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         assert!(
             x.ndim() == 2 && x.shape()[0] == self.num_features(),
             "BatchNorm::forward: gamma of shape {:?} takes inputs of shape ({}, m) (examples \
@@ -133,7 +138,7 @@ impl<T: Float> Module<T> for BatchNorm<T> {
             x.shape()
         );
         let eps = T::from_f64(self.eps);
-        if !self.training {
+        if !self.mode.is_training() {
             let x_hat = (x - &self.running_mean) / (&self.running_var + eps).sqrt();
             return &self.gamma * x_hat + &self.beta;
         }
@@ -152,24 +157,14 @@ impl<T: Float> Module<T> for BatchNorm<T> {
         y
     }
 
-    /// `gamma` and `beta` (kind [`ParamKind::Other`]: never penalised).
-    fn parameters(&self) -> Vec<Param<T>> {
-        vec![
-            Param::new("gamma", self.gamma.clone(), ParamKind::Other),
-            Param::new("beta", self.beta.clone(), ParamKind::Other),
-        ]
-    }
-
-    /// `running_mean` and `running_var`.
-    fn buffers(&self) -> Vec<Param<T>> {
-        vec![
-            Param::new("running_mean", self.running_mean.clone(), ParamKind::Other),
-            Param::new("running_var", self.running_var.clone(), ParamKind::Other),
-        ]
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
+    /// Parameters `gamma` and `beta` (kind [`ParamKind::Other`]: never penalised), buffers
+    /// `running_mean` and `running_var`, and the train/eval switch.
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.param("gamma", &self.gamma, ParamKind::Other);
+        v.param("beta", &self.beta, ParamKind::Other);
+        v.buffer("running_mean", &self.running_mean);
+        v.buffer("running_var", &self.running_var);
+        v.mode(&self.mode);
     }
 
     fn describe(&self) -> String {
@@ -222,7 +217,7 @@ mod tests {
     fn forward_normalizes_each_feature_over_the_examples() {
         let (n, m) = (3, 6);
         let x = Tensor::<f64>::from_vec(data(n, m, 0.0), &[n, m]);
-        let mut bn = BatchNorm::<f64>::new(n, 1e-8, 0.9);
+        let bn = BatchNorm::<f64>::new(n, 1e-8, 0.9);
         bn.gamma
             .update_data(|g| g.copy_from_slice(&[2.0, 0.5, -1.0]));
         bn.beta.update_data(|b| b.copy_from_slice(&[0.1, 0.2, 0.3]));
@@ -248,7 +243,7 @@ mod tests {
         let (n, m, eps) = (3, 5, 1e-3);
         let x = Tensor::<f64>::from_vec(data(n, m, 0.3), &[n, m]).requires_grad();
         let dy = Tensor::<f64>::from_vec(data(n, m, 2.0), &[n, m]);
-        let mut bn = BatchNorm::<f64>::new(n, eps, 0.9);
+        let bn = BatchNorm::<f64>::new(n, eps, 0.9);
         let gammas = [1.5, -0.7, 0.2];
         bn.gamma.update_data(|g| g.copy_from_slice(&gammas));
         (bn.forward(&x) * &dy).sum().backward();
@@ -298,7 +293,7 @@ mod tests {
 
     #[test]
     fn running_estimates_follow_6_41_with_the_unbiased_variance() {
-        let mut bn = BatchNorm::<f64>::new(1, 0.0, 0.75);
+        let bn = BatchNorm::<f64>::new(1, 0.0, 0.75);
         // Batch 1: [1, 3] -> μ = 2, σ² = 1, unbiased 2. Running: mean 0.25*2 = 0.5,
         // var 0.75*1 + 0.25*2 = 1.25.
         bn.forward(&Tensor::from_vec(vec![1.0, 3.0], &[1, 2]));

@@ -9,6 +9,12 @@
 //!   is flushed, so a crash never leaves a half-written checkpoint under the real name. A later
 //!   save removes the temporary files a killed save left behind. Checkpoints get the
 //!   permissions any new file gets (the umask applies), not a temporary file's 0600.
+//! - [`save_training`] / [`load_training`] keep a whole training run in one file: the model's
+//!   parameters and buffers under their names, the optimizer's buffers as
+//!   `optimizer/<buffer>/<parameter>` (e.g. `optimizer/v/encoder.l1.weight`), and in the
+//!   header's metadata the optimizer's kind, step count and learning rate and the
+//!   [`TrainingState`] (epoch, schedule position). Loading them into fresh objects continues
+//!   training bit for bit as if it had never stopped.
 //! - Loading checks everything first (the file parses, every parameter is present with the
 //!   right shape and element type, no unknown tensors) and only then copies the values in:
 //!   on any error the model is untouched and the error says what was wrong and in which file.
@@ -38,7 +44,8 @@ use std::path::{Path, PathBuf};
 use engine::{Float, Tensor};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use crate::module::{Module, Param};
+use crate::module::{Module, Param, ParamKind};
+use crate::optim::{Optimizer, OptimizerState};
 
 /// Why a checkpoint could not be saved or loaded.
 #[derive(Debug)]
@@ -94,6 +101,13 @@ pub enum CheckpointError {
         expected: String,
         /// The file's type.
         found: String,
+    },
+    /// The training state in the file (optimizer kind, step count, metadata) does not fit.
+    Training {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What did not fit.
+        reason: String,
     },
     /// Two parameters share a name, so the file could not tell them apart.
     DuplicateName {
@@ -153,6 +167,9 @@ impl fmt::Display for CheckpointError {
                 "checkpoint {}: tensor {name} is {found}, the model holds {expected}",
                 path.display()
             ),
+            CheckpointError::Training { path, reason } => {
+                write!(f, "checkpoint {}: training state: {reason}", path.display())
+            }
             CheckpointError::DuplicateName { path, name } => write!(
                 f,
                 "checkpoint {}: two parameters are named {name}",
@@ -209,7 +226,15 @@ fn from_le_bytes<T: Float>(bytes: &[u8]) -> Vec<T> {
 /// Writes `params` to `path` as safetensors, atomically (temporary file, flush, rename, flush
 /// the folder).
 pub fn save<T: Float>(path: impl AsRef<Path>, params: &[Param<T>]) -> Result<(), CheckpointError> {
-    let path = path.as_ref();
+    save_with_metadata(path.as_ref(), params, Vec::new())
+}
+
+/// [`save`] with extra header metadata.
+fn save_with_metadata<T: Float>(
+    path: &Path,
+    params: &[Param<T>],
+    extra: Vec<(String, String)>,
+) -> Result<(), CheckpointError> {
     let mut seen = BTreeSet::new();
     for p in params {
         if !seen.insert(p.name.as_str()) {
@@ -234,10 +259,11 @@ pub fn save<T: Float>(path: impl AsRef<Path>, params: &[Param<T>]) -> Result<(),
             .expect("byte length matches shape by construction");
         (name.as_str(), view)
     });
-    let metadata = HashMap::from([(
+    let mut metadata = HashMap::from([(
         "layout".to_string(),
         "ferrograd: examples are columns; W is (n_out, n_in), b is (n_out, 1)".to_string(),
     )]);
+    metadata.extend(extra);
     let bytes =
         safetensors::serialize(views, Some(metadata)).map_err(|e| CheckpointError::Format {
             path: path.to_path_buf(),
@@ -390,7 +416,7 @@ pub fn load<T: Float>(path: impl AsRef<Path>, params: &[Param<T>]) -> Result<(),
         action: "reading",
         source,
     })?;
-    let values = validate(path, &bytes, params)?;
+    let values = validate(path, &bytes, params, None)?;
     for (p, v) in params.iter().zip(values) {
         p.tensor.update_data(|d| d.copy_from_slice(&v));
     }
@@ -398,10 +424,13 @@ pub fn load<T: Float>(path: impl AsRef<Path>, params: &[Param<T>]) -> Result<(),
 }
 
 /// Parses `bytes` and returns the values for each parameter, in order, or the first problem.
+/// Tensors whose names start with `ignore` (another part of the file) are neither expected nor
+/// unexpected.
 fn validate<T: Float>(
     path: &Path,
     bytes: &[u8],
     params: &[Param<T>],
+    ignore: Option<&str>,
 ) -> Result<Vec<Vec<T>>, CheckpointError> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format {
         path: path.to_path_buf(),
@@ -422,7 +451,7 @@ fn validate<T: Float>(
     let mut unexpected: Vec<String> = file
         .names()
         .into_iter()
-        .filter(|n| !wanted.contains(n))
+        .filter(|n| !wanted.contains(n) && !ignore.is_some_and(|prefix| n.starts_with(prefix)))
         .map(str::to_string)
         .collect();
     unexpected.sort();
@@ -491,6 +520,181 @@ pub fn load_module<T: Float, M: Module<T> + ?Sized>(
     load(path, &state(model))
 }
 
+/// Where a training run is, beside the model and the optimizer: saved by [`save_training`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrainingState {
+    /// Epochs completed.
+    pub epoch: u64,
+    /// The learning-rate schedule's position (its next epoch or step, as the loop drives it).
+    pub schedule_position: u64,
+}
+
+/// Prefix of the optimizer's tensors in a training checkpoint.
+const OPTIMIZER_PREFIX: &str = "optimizer/";
+
+/// Saves a training run: `model`'s parameters and buffers, `optimizer`'s state (buffers by
+/// parameter name, step count, learning rate) and `training`, in one safetensors file,
+/// atomically.
+///
+/// ```
+/// use engine::Tensor;
+/// use nn::checkpoint::{load_training, save_training, TrainingState};
+/// use nn::optim::{Adam, Optimizer};
+/// use nn::{Dense, Init, Module};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let model = Dense::<f64>::new(2, 1, &Init::HeNormal, &mut rng);
+/// let mut opt = Adam::new(0.01);
+/// model.forward(&Tensor::ones(&[2, 3])).sum().backward();
+/// opt.step(&model.parameters());
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("run.safetensors");
+/// save_training(&path, &model, &opt, TrainingState { epoch: 1, schedule_position: 1 }).unwrap();
+///
+/// let fresh = Dense::<f64>::new(2, 1, &Init::Zeros, &mut rng);
+/// let mut fresh_opt = Adam::new(0.01);
+/// let state = load_training(&path, &fresh, &mut fresh_opt).unwrap();
+/// assert_eq!(state.epoch, 1);
+/// assert_eq!(fresh_opt.step_count(), 1);
+/// assert_eq!(fresh.weight.to_vec(), model.weight.to_vec());
+/// ```
+pub fn save_training<T: Float, M: Module<T> + ?Sized, O: Optimizer<T> + ?Sized>(
+    path: impl AsRef<Path>,
+    model: &M,
+    optimizer: &O,
+    training: TrainingState,
+) -> Result<(), CheckpointError> {
+    let mut all = state(model);
+    let opt = optimizer.state();
+    for (key, values) in opt.buffers {
+        let n = values.len();
+        all.push(Param::new(
+            format!("{OPTIMIZER_PREFIX}{key}"),
+            Tensor::from_vec(values, &[n]),
+            ParamKind::Other,
+        ));
+    }
+    // `{:?}` of an f64 is the shortest decimal that parses back to the same bits.
+    let metadata = vec![
+        ("optimizer.kind".to_string(), opt.kind),
+        ("optimizer.step".to_string(), opt.step.to_string()),
+        (
+            "optimizer.learning_rate".to_string(),
+            format!("{:?}", opt.learning_rate),
+        ),
+        ("training.epoch".to_string(), training.epoch.to_string()),
+        (
+            "training.schedule_position".to_string(),
+            training.schedule_position.to_string(),
+        ),
+    ];
+    save_with_metadata(path.as_ref(), &all, metadata)
+}
+
+/// Loads a run saved by [`save_training`] into `model` and `optimizer` (fresh or not) and
+/// returns the [`TrainingState`]. Everything is checked first (parameters and buffers as
+/// [`load`] checks them; the optimizer's kind, buffers, their parameters and lengths): on any
+/// error neither the model nor the optimizer has changed.
+pub fn load_training<T: Float, M: Module<T> + ?Sized, O: Optimizer<T> + ?Sized>(
+    path: impl AsRef<Path>,
+    model: &M,
+    optimizer: &mut O,
+) -> Result<TrainingState, CheckpointError> {
+    let path = path.as_ref();
+    let bad = |reason: String| CheckpointError::Training {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        action: "reading",
+        source,
+    })?;
+    let params = state(model);
+    let values = validate(path, &bytes, &params, Some(OPTIMIZER_PREFIX))?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| CheckpointError::Format {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| CheckpointError::Format {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let field = |key: &str| {
+        metadata
+            .get(key)
+            .cloned()
+            .ok_or_else(|| bad(format!("metadata field {key:?} is missing")))
+    };
+    let number = |key: &str| -> Result<u64, CheckpointError> {
+        let text = field(key)?;
+        text.parse()
+            .map_err(|_| bad(format!("metadata field {key:?} is not a count: {text:?}")))
+    };
+    let learning_rate: f64 = {
+        let text = field("optimizer.learning_rate")?;
+        text.parse().map_err(|_| {
+            bad(format!(
+                "metadata field \"optimizer.learning_rate\" is not a number: {text:?}"
+            ))
+        })?
+    };
+    let training = TrainingState {
+        epoch: number("training.epoch")?,
+        schedule_position: number("training.schedule_position")?,
+    };
+    let mut buffers = Vec::new();
+    let mut names: Vec<&str> = file
+        .names()
+        .into_iter()
+        .filter(|n| n.starts_with(OPTIMIZER_PREFIX))
+        .collect();
+    names.sort();
+    for name in names {
+        let key = &name[OPTIMIZER_PREFIX.len()..];
+        let view = file.tensor(name).map_err(|e| CheckpointError::Format {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        if view.dtype() != dtype_of::<T>() {
+            return Err(CheckpointError::Dtype {
+                path: path.to_path_buf(),
+                name: name.to_string(),
+                expected: format!("{:?}", dtype_of::<T>()),
+                found: format!("{:?}", view.dtype()),
+            });
+        }
+        let param_name = key.split_once('/').map_or("", |(_, p)| p);
+        let param = params
+            .iter()
+            .find(|p| p.name == param_name)
+            .ok_or_else(|| bad(format!("{name} belongs to no parameter of the model")))?;
+        if view.shape() != [param.tensor.numel()] {
+            return Err(CheckpointError::Shape {
+                path: path.to_path_buf(),
+                name: name.to_string(),
+                expected: vec![param.tensor.numel()],
+                found: view.shape().to_vec(),
+            });
+        }
+        buffers.push((key.to_string(), from_le_bytes::<T>(view.data())));
+    }
+    optimizer
+        .load_state(OptimizerState {
+            kind: field("optimizer.kind")?,
+            step: number("optimizer.step")?,
+            learning_rate,
+            buffers,
+        })
+        .map_err(bad)?;
+    for (p, v) in params.iter().zip(values) {
+        p.tensor.update_data(|d| d.copy_from_slice(&v));
+    }
+    Ok(training)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,7 +719,7 @@ mod tests {
     fn round_trip_restores_parameters_and_running_statistics() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("net.safetensors");
-        let mut a = net(Init::HeNormal, 1);
+        let a = net(Init::HeNormal, 1);
         // Move the running statistics away from their initial values.
         a.forward(&Tensor::from_vec(
             (0..15).map(|i| i as f64).collect(),

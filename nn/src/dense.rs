@@ -1,11 +1,13 @@
-//! The fully connected layer `Z = W·A + b` (seed 001, (6.1.a)), with `W` of shape
-//! `(n_out, n_in)` and `b` of shape `(n_out, 1)` broadcast along the examples (columns).
+//! The fully connected layer `Z = W·A + b`, with `W` of shape `(n_out, n_in)` and `b` of shape
+//! `(n_out, 1)` broadcast along the examples (columns). Its parameters are named `weight` and
+//! `bias` within the layer's scope (`encoder.l1.weight`); a [`Sequential`](crate::Sequential)
+//! renames them to the course's `W1`, `b1`, ....
 
 use engine::random::Sampler;
 use engine::{Float, Tensor};
 
 use crate::init::Init;
-use crate::module::{Module, Param};
+use crate::module::{Module, ParamKind, Visitor};
 
 /// A dense (fully connected) layer: `Z = W·A + b`, as the course's `np.dot(W, A) + b`.
 ///
@@ -16,7 +18,7 @@ use crate::module::{Module, Param};
 /// use rand::SeedableRng;
 ///
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-/// let mut layer = Dense::<f64>::new(3, 2, &Init::HeNormal, &mut rng);
+/// let layer = Dense::<f64>::new(3, 2, &Init::HeNormal, &mut rng);
 /// assert_eq!(layer.weight.shape(), &[2, 3]);
 /// assert_eq!(layer.bias.shape(), &[2, 1]);
 /// let z = layer.forward(&Tensor::ones(&[3, 4]));
@@ -42,8 +44,10 @@ impl<T: Float> Dense<T> {
         Self::from_parameters(w, Tensor::zeros(&[n_out, 1]))
     }
 
-    /// A layer holding copies of the given `W` `(n_out, n_in)` and `b` `(n_out, 1)` as fresh
-    /// leaves that require gradients (e.g. the parameters printed by an assignment).
+    /// A layer around the given `W` `(n_out, n_in)` and `b` `(n_out, 1)` (e.g. the parameters
+    /// printed by an assignment). Leaves that already require gradients are used as they are
+    /// (shared, so gradients reach the caller's handles); anything else is copied into a fresh
+    /// leaf that requires gradients.
     #[track_caller]
     pub fn from_parameters(w: Tensor<T>, b: Tensor<T>) -> Self {
         assert!(
@@ -53,9 +57,20 @@ impl<T: Float> Dense<T> {
             w.shape().first().copied().unwrap_or(0),
             b.shape()
         );
+        let leaf = |t: Tensor<T>, name: &str| {
+            let t = if t.is_leaf() && t.requires_grad_flag() {
+                t
+            } else {
+                t.requires_grad()
+            };
+            if t.name().is_none() {
+                t.set_name(name);
+            }
+            t
+        };
         Dense {
-            weight: w.requires_grad().named("W"),
-            bias: b.requires_grad().named("b"),
+            weight: leaf(w, "weight"),
+            bias: leaf(b, "bias"),
         }
     }
 
@@ -72,7 +87,7 @@ impl<T: Float> Dense<T> {
 
 impl<T: Float> Module<T> for Dense<T> {
     #[track_caller]
-    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         assert!(
             x.ndim() == 2 && x.shape()[0] == self.in_features(),
             "Dense::forward: W of shape {:?} takes inputs of shape ({}, m) (examples are \
@@ -84,15 +99,11 @@ impl<T: Float> Module<T> for Dense<T> {
         self.weight.matmul(x) + &self.bias
     }
 
-    /// `W` (a weight) and `b` (a bias).
-    fn parameters(&self) -> Vec<Param<T>> {
-        vec![
-            Param::weight("W", self.weight.clone()),
-            Param::bias("b", self.bias.clone()),
-        ]
+    /// `weight` (a weight) and `bias` (a bias).
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.param("weight", &self.weight, ParamKind::Weight);
+        v.param("bias", &self.bias, ParamKind::Bias);
     }
-
-    fn set_training(&mut self, _training: bool) {}
 
     fn describe(&self) -> String {
         format!("Dense({} -> {})", self.in_features(), self.out_features())
@@ -108,7 +119,7 @@ mod tests {
     fn forward_is_w_dot_x_plus_b() {
         let w = Tensor::<f64>::from_vec2(vec![vec![1.0, 2.0], vec![-1.0, 0.5], vec![0.0, 3.0]]);
         let b = Tensor::<f64>::from_vec(vec![0.1, 0.2, 0.3], &[3, 1]);
-        let mut d = Dense::from_parameters(w, b);
+        let d = Dense::from_parameters(w, b);
         let x = Tensor::<f64>::from_vec2(vec![vec![1.0, -2.0], vec![4.0, 0.0]]);
         let z = d.forward(&x).to_vec2();
         assert_eq!(z, vec![vec![9.1, -1.9], vec![1.2, 2.2], vec![12.3, 0.3]]);
@@ -119,12 +130,12 @@ mod tests {
         let w = Tensor::<f64>::from_vec((0..6).map(|i| (i as f64).sin()).collect(), &[3, 2]);
         let b = Tensor::<f64>::from_vec(vec![0.1, -0.3, 0.2], &[3, 1]);
         let x = Tensor::<f64>::from_vec((0..8).map(|i| (i as f64 * 0.7).cos()).collect(), &[2, 4]);
+        // gradcheck hands leaves that require gradients: the layer uses them as they are.
         let f = |v: &[Tensor<f64>]| {
-            let mut d = Dense::from_parameters(v[0].clone(), v[1].clone());
-            // from_parameters copies: route the inputs through the layer's own leaves.
-            d.weight = v[0].clone();
-            d.bias = v[1].clone();
-            d.forward(&v[2]).tanh().sum()
+            Dense::from_parameters(v[0].clone(), v[1].clone())
+                .forward(&v[2])
+                .tanh()
+                .sum()
         };
         let r = gradcheck(&f, &[w, b, x], GradcheckConfig::default());
         assert!(r.passed(1e-7), "{r}");
@@ -133,7 +144,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "Dense::forward")]
     fn wrong_input_shape_names_the_layer() {
-        let mut d = Dense::<f64>::from_parameters(Tensor::zeros(&[2, 3]), Tensor::zeros(&[2, 1]));
+        let d = Dense::<f64>::from_parameters(Tensor::zeros(&[2, 3]), Tensor::zeros(&[2, 1]));
         d.forward(&Tensor::zeros(&[2, 3]));
     }
 
@@ -144,7 +155,7 @@ mod tests {
     )]
     fn wrong_input_shape_names_both_shapes_also_inside_a_sequential() {
         let dense = Dense::<f64>::from_parameters(Tensor::zeros(&[2, 3]), Tensor::zeros(&[2, 1]));
-        let mut net = crate::Sequential::new(vec![Box::new(dense)]);
+        let net = crate::Sequential::new(vec![Box::new(dense)]);
         net.forward(&Tensor::zeros(&[2, 3]));
     }
 }

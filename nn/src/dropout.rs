@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use engine::random::Sampler;
 use engine::{Float, Tensor};
 
-use crate::module::{Module, Param, SharedSampler};
+use crate::module::{Mode, Module, SharedSampler, Visitor};
 
 /// The last mask a [`Dropout`] layer drew, readable after the layer has been moved into a
 /// [`Sequential`](crate::Sequential) (keep a clone of the handle from [`Dropout::mask_handle`]).
@@ -58,7 +58,7 @@ pub fn apply_mask<T: Float>(x: &Tensor<T>, mask: &Tensor<T>, keep_prob: f64) -> 
 /// use rand::SeedableRng;
 ///
 /// let rng = Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(1)));
-/// let mut drop = Dropout::<f64>::new(0.8, rng.clone() as SharedSampler);
+/// let drop = Dropout::<f64>::new(0.8, rng.clone() as SharedSampler);
 /// let x = Tensor::<f64>::ones(&[3, 4]);
 /// let y = drop.forward(&x);
 /// let mask = drop.last_mask().unwrap();
@@ -71,7 +71,7 @@ pub fn apply_mask<T: Float>(x: &Tensor<T>, mask: &Tensor<T>, keep_prob: f64) -> 
 pub struct Dropout<T: Float> {
     keep_prob: f64,
     rng: SharedSampler,
-    training: bool,
+    mode: Mode,
     last_mask: MaskHandle<T>,
 }
 
@@ -87,7 +87,7 @@ impl<T: Float> Dropout<T> {
         Dropout {
             keep_prob,
             rng,
-            training: true,
+            mode: Mode::default(),
             last_mask: Arc::new(Mutex::new(None)),
         }
     }
@@ -108,11 +108,17 @@ impl<T: Float> Dropout<T> {
     pub fn mask_handle(&self) -> MaskHandle<T> {
         self.last_mask.clone()
     }
+
+    /// Whether the layer drops units (training mode).
+    pub fn is_training(&self) -> bool {
+        self.mode.is_training()
+    }
 }
 
 impl<T: Float> Module<T> for Dropout<T> {
-    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
-        if !self.training || self.keep_prob >= 1.0 {
+    #[track_caller]
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        if !self.mode.is_training() || self.keep_prob >= 1.0 {
             *self.last_mask.lock().unwrap() = None;
             return x.clone();
         }
@@ -125,12 +131,9 @@ impl<T: Float> Module<T> for Dropout<T> {
         out
     }
 
-    fn parameters(&self) -> Vec<Param<T>> {
-        Vec::new()
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
+    /// No parameters; the train/eval switch.
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.mode(&self.mode);
     }
 
     fn describe(&self) -> String {
@@ -152,7 +155,7 @@ mod tests {
     fn mask_is_row_major_uniform_draws_below_keep_prob() {
         let rng = shared_rng(9);
         let mut reference = rand::rngs::StdRng::seed_from_u64(9);
-        let mut d = Dropout::<f64>::new(0.6, rng.clone());
+        let d = Dropout::<f64>::new(0.6, rng.clone());
         let x = Tensor::<f64>::from_vec((1..=12).map(f64::from).collect(), &[3, 4]);
         let y = d.forward(&x).to_vec();
         let draws: Vec<f64> = (0..12).map(|_| reference.uniform()).collect();
@@ -169,7 +172,7 @@ mod tests {
     #[test]
     fn reseeding_the_shared_generator_reproduces_the_mask() {
         let rng = shared_rng(4);
-        let mut d = Dropout::<f64>::new(0.5, rng.clone());
+        let d = Dropout::<f64>::new(0.5, rng.clone());
         let x = Tensor::<f64>::ones(&[5, 7]);
         let first = d.forward(&x).to_vec();
         let second = d.forward(&x).to_vec();
@@ -183,7 +186,7 @@ mod tests {
     /// of an all-ones input is then 1 within 0.005 / 0.8 (inverted dropout preserves it).
     #[test]
     fn kept_fraction_and_mean_are_preserved() {
-        let mut d = Dropout::<f64>::new(0.8, shared_rng(11));
+        let d = Dropout::<f64>::new(0.8, shared_rng(11));
         let x = Tensor::<f64>::ones(&[200, 1000]);
         let y = d.forward(&x);
         let kept = d.last_mask().unwrap().to_vec().iter().sum::<f64>() / 200000.0;
@@ -193,7 +196,7 @@ mod tests {
 
     #[test]
     fn backward_applies_the_same_mask_scaled() {
-        let mut d = Dropout::<f64>::new(0.7, shared_rng(2));
+        let d = Dropout::<f64>::new(0.7, shared_rng(2));
         let x = Tensor::<f64>::from_vec((0..20).map(|i| i as f64 - 7.5).collect(), &[4, 5])
             .requires_grad();
         let upstream =
@@ -222,11 +225,11 @@ mod tests {
     #[test]
     fn evaluation_and_keep_prob_one_draw_nothing() {
         let rng = shared_rng(3);
-        let mut d = Dropout::<f64>::new(0.5, rng.clone());
+        let d = Dropout::<f64>::new(0.5, rng.clone());
         d.set_training(false);
         let x = Tensor::<f64>::ones(&[2, 2]);
         assert_eq!(d.forward(&x).to_vec(), [1.0; 4]);
-        let mut full = Dropout::<f64>::new(1.0, rng.clone());
+        let full = Dropout::<f64>::new(1.0, rng.clone());
         assert_eq!(full.forward(&x).to_vec(), [1.0; 4]);
         assert!(full.last_mask().is_none());
         let mut reference = rand::rngs::StdRng::seed_from_u64(3);

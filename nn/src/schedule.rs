@@ -1,7 +1,12 @@
-//! Learning-rate decay (seed 001 section 6.7.3), driven by the epoch number: (6.50), (6.51),
-//! (6.52) and a step schedule. Each computes `α` from `α0` and the epoch in the order the
-//! formula is written, so the course's `learning_rate0 / (1 + decay_rate * epoch_num)` is
-//! reproduced to the bit.
+//! Learning-rate schedules: the course's decay formulas (inverse time, exponential, inverse
+//! square root), step decays ([`StepDecay`], [`MultiStepDecay`]) and linear warmup followed by
+//! cosine annealing ([`WarmupCosine`]). Each computes `α` from `α0` and a position in the
+//! order the formula is written, so the course's `learning_rate0 / (1 + decay_rate *
+//! epoch_num)` is reproduced to the bit.
+//!
+//! A schedule is a pure function of its position (the epoch for the course's formulas; the
+//! epoch or the optimizer step for the others, as the caller drives it), so resuming training
+//! only needs the position, which [`crate::checkpoint::TrainingState`] saves.
 //!
 //! ```
 //! use nn::optim::{Gd, Optimizer};
@@ -172,6 +177,103 @@ impl Schedule for StepDecay {
     }
 }
 
+/// Multiplies the learning rate by `factor` at each milestone: `α = α0 · factor^k` where `k`
+/// is the number of milestones `≤ position` (PyTorch's `MultiStepLR`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiStepDecay {
+    /// `α0`.
+    pub initial: f64,
+    /// Multiplier applied at each milestone.
+    pub factor: f64,
+    /// Positions where the rate drops, increasing.
+    pub milestones: Vec<usize>,
+}
+
+impl MultiStepDecay {
+    /// Drops by `factor` at each of `milestones` (must increase).
+    #[track_caller]
+    pub fn new(initial: f64, factor: f64, milestones: &[usize]) -> Self {
+        assert!(
+            milestones.windows(2).all(|w| w[0] < w[1]),
+            "MultiStepDecay::new: milestones must increase, got {milestones:?}"
+        );
+        MultiStepDecay {
+            initial,
+            factor,
+            milestones: milestones.to_vec(),
+        }
+    }
+}
+
+impl Schedule for MultiStepDecay {
+    fn learning_rate(&self, position: usize) -> f64 {
+        let passed = self.milestones.iter().filter(|&&m| m <= position).count();
+        self.initial * self.factor.powf(passed as f64)
+    }
+}
+
+/// Linear warmup then cosine annealing, as most transformer recipes use:
+///
+/// ```text
+/// α(p) = α_max · (p + 1) / warmup                                   for p < warmup
+/// α(p) = α_min + (α_max - α_min) · (1 + cos(π · (p - warmup) / (total - warmup))) / 2
+///                                                                   for warmup ≤ p < total
+/// α(p) = α_min                                                      for p ≥ total
+/// ```
+///
+/// The warmup reaches `α_max` at its last position (rather than starting at 0, which would make
+/// the first step a no-op), and the cosine then falls from `α_max` to `α_min` at `total`.
+///
+/// ```
+/// use nn::schedule::{Schedule, WarmupCosine};
+/// let s = WarmupCosine::new(1.0, 0.0, 4, 12);
+/// assert_eq!(s.learning_rate(0), 0.25);
+/// assert_eq!(s.learning_rate(3), 1.0);
+/// assert!((s.learning_rate(8) - 0.5).abs() < 1e-15); // halfway down the cosine
+/// assert_eq!(s.learning_rate(12), 0.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WarmupCosine {
+    /// `α_max`, reached at the end of the warmup.
+    pub max: f64,
+    /// `α_min`, reached at `total`.
+    pub min: f64,
+    /// Positions of linear warmup.
+    pub warmup: usize,
+    /// Position where the cosine ends.
+    pub total: usize,
+}
+
+impl WarmupCosine {
+    /// Warmup over `warmup` positions to `max`, then cosine down to `min` at `total`.
+    #[track_caller]
+    pub fn new(max: f64, min: f64, warmup: usize, total: usize) -> Self {
+        assert!(
+            warmup < total,
+            "WarmupCosine::new: warmup ({warmup}) must be shorter than total ({total})"
+        );
+        WarmupCosine {
+            max,
+            min,
+            warmup,
+            total,
+        }
+    }
+}
+
+impl Schedule for WarmupCosine {
+    fn learning_rate(&self, position: usize) -> f64 {
+        if position < self.warmup {
+            return self.max * (position + 1) as f64 / self.warmup as f64;
+        }
+        if position >= self.total {
+            return self.min;
+        }
+        let progress = (position - self.warmup) as f64 / (self.total - self.warmup) as f64;
+        self.min + (self.max - self.min) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0
+    }
+}
+
 impl<S: Schedule + ?Sized> Schedule for Box<S> {
     fn learning_rate(&self, epoch: usize) -> f64 {
         (**self).learning_rate(epoch)
@@ -235,5 +337,36 @@ mod tests {
         assert_eq!(lr, 0.25);
         assert_eq!(opt.learning_rate(), 0.25);
         assert_eq!(Constant(0.3).learning_rate(99), 0.3);
+    }
+
+    #[test]
+    fn multi_step_drops_at_each_milestone() {
+        let s = MultiStepDecay::new(1.0, 0.1, &[2, 5]);
+        let got: Vec<f64> = (0..7).map(|e| s.learning_rate(e)).collect();
+        let (a, b) = (0.1f64.powf(1.0), 0.1f64.powf(2.0));
+        assert_eq!(got, [1.0, 1.0, a, a, a, b, b]);
+    }
+
+    #[test]
+    fn warmup_then_cosine_follows_the_formula() {
+        // max 0.2, min 0.02, warmup 5, total 25: warmup 0.04, 0.08, ..., 0.2; then the cosine
+        // written out independently.
+        let s = WarmupCosine::new(0.2, 0.02, 5, 25);
+        for p in 0..5 {
+            assert!(
+                (s.learning_rate(p) - 0.04 * (p + 1) as f64).abs() < 1e-16,
+                "{p}"
+            );
+        }
+        for p in 5..25 {
+            let angle = (p - 5) as f64 * std::f64::consts::PI / 20.0;
+            let expected = 0.02 + 0.09 * (1.0 + angle.cos());
+            assert!((s.learning_rate(p) - expected).abs() < 1e-16, "{p}");
+        }
+        assert_eq!(s.learning_rate(5), 0.2);
+        assert_eq!(s.learning_rate(25), 0.02);
+        assert_eq!(s.learning_rate(1000), 0.02);
+        // Monotone after the warmup.
+        assert!((5..25).all(|p| s.learning_rate(p + 1) <= s.learning_rate(p)));
     }
 }

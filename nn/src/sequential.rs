@@ -1,8 +1,6 @@
-//! A chain of modules applied in order, with the seeds' parameter numbering (`W1`, `b1`, `W2`,
+//! A chain of modules applied in order, with the course's parameter numbering (`W1`, `b1`, `W2`,
 //! ...), so that parameter names, checkpoints and gradient reports use the keys of the course's
 //! parameter dictionaries.
-
-use std::fmt::Write;
 
 use engine::random::Sampler;
 use engine::{Float, Tensor};
@@ -10,14 +8,16 @@ use engine::{Float, Tensor};
 use crate::activation::Activation;
 use crate::dense::Dense;
 use crate::init::Init;
-use crate::module::{Module, Param, ParamKind};
+use crate::module::{Entry, Mode, Module, Param, ParamKind, Visitor};
 
 /// Layers applied one after the other: `forward(x) = layer_n(... layer_1(x))`.
 ///
-/// Parameter names follow the seeds' dictionaries: the layers that own a weight (dense layers)
-/// are numbered 1, 2, ... in order, and each of their parameters gets that number (`W1`, `b1`,
-/// `W2`, `b2`, ...). A parameter-owning layer without a weight (batch norm) takes the number of
-/// the last weighted layer before it (`gamma1`, `beta1` after `W1`; `0` before any).
+/// Parameter names follow the course's dictionaries: the layers that own a weight (dense
+/// layers) are numbered 1, 2, ... in order, and each of their parameters gets that number, with
+/// a dense layer's `weight` and `bias` written `W` and `b` (`W1`, `b1`, `W2`, `b2`, ...). A
+/// parameter-owning layer without a weight (batch norm) takes the number of the last weighted
+/// layer before it (`gamma1`, `beta1` after `W1`; `0` before any). A child that has children of
+/// its own (a custom block) keeps its names under its position instead: `3.l1.weight`.
 ///
 /// ```
 /// use nn::{Activation, Module, Sequential};
@@ -35,16 +35,20 @@ use crate::module::{Module, Param, ParamKind};
 /// ```
 pub struct Sequential<T: Float> {
     layers: Vec<Box<dyn Module<T>>>,
-    training: bool,
+    mode: Mode,
 }
 
 impl<T: Float> Sequential<T> {
     /// A chain of the given layers, in training mode.
     pub fn new(layers: Vec<Box<dyn Module<T>>>) -> Self {
-        Sequential {
+        let net = Sequential {
             layers,
-            training: true,
-        }
+            mode: Mode::default(),
+        };
+        // Names the layers' tensors now, so that graphs show `W1` before any listing.
+        net.parameters();
+        net.buffers();
+        net
     }
 
     /// The course's fully connected network: `Dense(dims[0] -> dims[1])`, `hidden`, ...,
@@ -76,6 +80,8 @@ impl<T: Float> Sequential<T> {
     /// Appends a layer.
     pub fn push(&mut self, layer: impl Module<T> + 'static) {
         self.layers.push(Box::new(layer));
+        self.parameters();
+        self.buffers();
     }
 
     /// The layers, in order.
@@ -98,65 +104,70 @@ impl<T: Float> Sequential<T> {
         self.layers.is_empty()
     }
 
-    /// Whether the network is in training mode.
-    pub fn is_training(&self) -> bool {
-        self.training
-    }
-
     /// The output of every layer for input `x`, in order (the course's forward `cache`: for
     /// an MLP, `[Z1, A1, Z2, A2, ...]`). The last element is [`Module::forward`]'s result.
-    pub fn forward_trace(&mut self, x: &Tensor<T>) -> Vec<Tensor<T>> {
+    #[track_caller]
+    pub fn forward_trace(&self, x: &Tensor<T>) -> Vec<Tensor<T>> {
         let mut outputs = Vec::with_capacity(self.layers.len());
         let mut current = x.clone();
-        for layer in &mut self.layers {
+        for layer in &self.layers {
             current = layer.forward(&current);
             outputs.push(current.clone());
         }
         outputs
     }
+}
 
-    /// Every layer's parameters (or, with `buffers`, its buffers) with the layer's number
-    /// appended to their names.
-    fn numbered(&self, buffers: bool) -> Vec<Param<T>> {
-        let mut out = Vec::new();
-        let mut index = 0;
-        for layer in &self.layers {
-            let params = layer.parameters();
-            if params.iter().any(|p| p.kind == ParamKind::Weight) {
-                index += 1;
-            }
-            let named = if buffers { layer.buffers() } else { params };
-            for mut p in named {
-                // Writing to a String cannot fail.
-                let _ = write!(p.name, "{index}");
-                out.push(p);
-            }
-        }
-        out
-    }
+/// The course's name of a layer's parameter `name` for layer number `number`: a dense layer's
+/// `weight` and `bias` become `W` and `b`, and the number is appended (`W1`, `gamma1`).
+fn course_name(name: &str, number: usize) -> String {
+    let stem = match name {
+        "weight" => "W",
+        "bias" => "b",
+        other => other,
+    };
+    format!("{stem}{number}")
 }
 
 impl<T: Float> Module<T> for Sequential<T> {
-    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
+    #[track_caller]
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         let mut current = x.clone();
-        for layer in &mut self.layers {
+        for layer in &self.layers {
             current = layer.forward(&current);
         }
         current
     }
 
-    fn parameters(&self) -> Vec<Param<T>> {
-        self.numbered(false)
-    }
-
-    fn buffers(&self) -> Vec<Param<T>> {
-        self.numbered(true)
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-        for layer in &mut self.layers {
-            layer.set_training(training);
+    /// Every layer's parameters and buffers under the course's numbering (see [`Sequential`]),
+    /// and every layer's train/eval switch.
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.mode(&self.mode);
+        let mut number = 0;
+        for (position, layer) in self.layers.iter().enumerate() {
+            let mut entries: Vec<(Param<T>, bool)> = Vec::new();
+            {
+                let mut sink = |e: Entry<'_, T>| match e {
+                    Entry::Param(p) => entries.push((p, false)),
+                    Entry::Buffer(p) => entries.push((p, true)),
+                    Entry::Mode(m) => v.mode(m),
+                };
+                layer.visit(&mut Visitor::new(&mut sink));
+            }
+            if entries
+                .iter()
+                .any(|(p, buffer)| !buffer && p.kind == ParamKind::Weight)
+            {
+                number += 1;
+            }
+            for (p, buffer) in entries {
+                let name = if p.name.contains('.') {
+                    format!("{position}.{}", p.name)
+                } else {
+                    course_name(&p.name, number)
+                };
+                v.forward_entry(&name, p, buffer);
+            }
         }
     }
 
@@ -198,7 +209,7 @@ mod tests {
     fn forward_composes_layers_and_trace_keeps_each_output() {
         let w1 = Tensor::<f64>::from_vec2(vec![vec![1.0, -1.0], vec![2.0, 0.0]]);
         let w2 = Tensor::<f64>::from_vec2(vec![vec![1.0, 1.0]]);
-        let mut net = Sequential::new(vec![
+        let net = Sequential::new(vec![
             Box::new(Dense::from_parameters(w1, Tensor::zeros(&[2, 1]))),
             Box::new(Activation::Relu),
             Box::new(Dense::from_parameters(w2, Tensor::full(&[1, 1], 0.5))),
@@ -215,7 +226,7 @@ mod tests {
     #[test]
     fn parameters_share_storage_with_the_layers() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let mut net = Sequential::<f64>::mlp(
+        let net = Sequential::<f64>::mlp(
             &[2, 1],
             Activation::Relu,
             Activation::Identity,
@@ -234,7 +245,7 @@ mod tests {
         use std::sync::{Arc, Mutex};
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         let shared = Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(1)));
-        let mut net = Sequential::<f64>::new(vec![
+        let net = Sequential::<f64>::new(vec![
             Box::new(Dense::new(2, 3, &Init::HeNormal, &mut rng)),
             Box::new(BatchNorm::new(3, 1e-5, 0.9)),
             Box::new(Activation::Relu),
@@ -269,16 +280,10 @@ mod tests {
             Tensor::<f64>::from_vec((0..15).map(|i| (i as f64 * 0.77).sin()).collect(), &[3, 5]);
         let y = Tensor::<f64>::from_vec(vec![1.0, 0.0, 1.0, 1.0, 0.0], &[1, 5]);
         let f = move |v: &[Tensor<f64>]| {
-            let mut net = Sequential::new(vec![
-                Box::new(Dense {
-                    weight: v[0].clone(),
-                    bias: v[1].clone(),
-                }),
+            let net = Sequential::new(vec![
+                Box::new(Dense::from_parameters(v[0].clone(), v[1].clone())),
                 Box::new(Activation::Tanh),
-                Box::new(Dense {
-                    weight: v[2].clone(),
-                    bias: v[3].clone(),
-                }),
+                Box::new(Dense::from_parameters(v[2].clone(), v[3].clone())),
             ]);
             let params = net.parameters();
             crate::loss::bce_with_logits(&net.forward(&x), &y)

@@ -83,7 +83,7 @@ impl History {
 }
 
 type OrderFn<'a> = Box<dyn FnMut(usize, usize) -> Vec<usize> + 'a>;
-type EvalFn<'a, T> = Box<dyn FnMut(usize, &mut dyn Module<T>) -> Vec<(String, f64)> + 'a>;
+type EvalFn<'a, T> = Box<dyn FnMut(usize, &dyn Module<T>) -> Vec<(String, f64)> + 'a>;
 type BatchHook<'a, T> = Box<dyn FnMut(usize, &Batch<T>) + 'a>;
 type EpochHook<'a> = Box<dyn FnMut(&EpochRecord) + 'a>;
 type StopFn<'a> = Box<dyn FnMut(&EpochRecord) -> bool + 'a>;
@@ -99,12 +99,12 @@ type StopFn<'a> = Box<dyn FnMut(&EpochRecord) -> bool + 'a>;
 /// // y = 1 when x0 + x1 > 0.
 /// let x = Tensor::<f64>::from_vec2(vec![vec![1.0, -1.0, 2.0, -2.0], vec![0.5, -0.5, -1.0, 1.5]]);
 /// let y = Tensor::<f64>::from_vec(vec![1.0, 0.0, 1.0, 0.0], &[1, 4]);
-/// let mut model = Sequential::mlp(&[2, 1], Activation::Relu, Activation::Identity,
-///                                 &Init::Zeros, &mut rng);
+/// let model = Sequential::mlp(&[2, 1], Activation::Relu, Activation::Identity,
+///                             &Init::Zeros, &mut rng);
 /// let data = MiniBatches::new(x, y, 2);
 /// let history = Trainer::new(50)
 ///     .shuffle_with(&mut rng)
-///     .fit(&mut model, &mut Gd::new(0.5), &data, |out, y, _| loss::bce_with_logits(out, y));
+///     .fit(&model, &mut Gd::new(0.5), &data, |out, y, _| loss::bce_with_logits(out, y));
 /// let costs = history.mean_costs();
 /// assert!(costs[49] < costs[0]);
 /// ```
@@ -117,6 +117,7 @@ pub struct Trainer<'a, T: Float> {
     after_epoch: Option<EpochHook<'a>>,
     stop_if: Option<StopFn<'a>>,
     history_limit: Option<usize>,
+    clip_norm: Option<f64>,
 }
 
 impl<'a, T: Float> Trainer<'a, T> {
@@ -131,6 +132,7 @@ impl<'a, T: Float> Trainer<'a, T> {
             after_epoch: None,
             stop_if: None,
             history_limit: Some(DEFAULT_HISTORY_LIMIT),
+            clip_norm: None,
         }
     }
 
@@ -180,9 +182,17 @@ impl<'a, T: Float> Trainer<'a, T> {
     pub fn evaluate_every(
         mut self,
         every: usize,
-        eval: impl FnMut(usize, &mut dyn Module<T>) -> Vec<(String, f64)> + 'a,
+        eval: impl FnMut(usize, &dyn Module<T>) -> Vec<(String, f64)> + 'a,
     ) -> Self {
         self.eval = Some((every.max(1), Box::new(eval)));
+        self
+    }
+
+    /// Clips the gradients to a global L2 norm of at most `max_norm` before every update
+    /// ([`clip_grad_norm`](crate::optim::clip_grad_norm)); a non-finite norm panics, naming the
+    /// epoch, rather than letting NaN reach the parameters.
+    pub fn clip_grad_norm(mut self, max_norm: f64) -> Self {
+        self.clip_norm = Some(max_norm);
         self
     }
 
@@ -205,7 +215,7 @@ impl<'a, T: Float> Trainer<'a, T> {
     /// mini-batch by mini-batch, and returns the per-epoch history.
     pub fn fit<M, O>(
         mut self,
-        model: &mut M,
+        model: &M,
         optimizer: &mut O,
         data: &MiniBatches<T>,
         mut loss: impl FnMut(&Tensor<T>, &Tensor<T>, &[Param<T>]) -> Tensor<T>,
@@ -239,6 +249,14 @@ impl<'a, T: Float> Trainer<'a, T> {
                 let output = model.forward(&batch.x);
                 let cost = loss(&output, &batch.y, &params);
                 cost.backward();
+                if let Some(max_norm) = self.clip_norm {
+                    let norm = crate::optim::clip_grad_norm(&params, max_norm);
+                    assert!(
+                        norm.is_finite(),
+                        "Trainer::fit: the gradient norm is {norm} in epoch {epoch}; run with \
+                         engine::anomaly::detect_anomaly(true) to find the operation"
+                    );
+                }
                 optimizer.step(&params);
                 last = cost.item().as_f64();
                 total += last * batch.indices.len() as f64;
@@ -303,15 +321,15 @@ mod tests {
         let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, -1.0], &[1, 3]);
         let y = Tensor::<f64>::from_vec(vec![2.0, 4.5, -2.0], &[1, 3]);
         let data = MiniBatches::new(x, y, 2);
-        let mut a = model();
+        let a = model();
         let history = Trainer::new(3)
             .shuffle_by(|epoch, m| {
                 let mut v: Vec<usize> = (0..m).collect();
                 v.rotate_left(epoch % m);
                 v
             })
-            .fit(&mut a, &mut Gd::new(0.1), &data, |o, y, _| loss::mse(o, y));
-        let mut b = model();
+            .fit(&a, &mut Gd::new(0.1), &data, |o, y, _| loss::mse(o, y));
+        let b = model();
         let mut opt = Gd::new(0.1);
         let mut last = 0.0;
         for epoch in 0..3 {
@@ -337,7 +355,7 @@ mod tests {
         let x = Tensor::<f64>::ones(&[1, 4]);
         let y = Tensor::<f64>::ones(&[1, 4]);
         let data = MiniBatches::new(x, y, 3);
-        let mut m = model();
+        let m = model();
         let mut batches_seen = 0;
         let mut eval_epochs = Vec::new();
         let mut seen_records = Vec::new();
@@ -351,7 +369,7 @@ mod tests {
                 vec![("w".to_string(), out.item())]
             })
             .after_epoch(|record| seen_records.push(record.clone()))
-            .fit(&mut m, &mut Gd::new(1.0), &data, |o, y, _| loss::mse(o, y));
+            .fit(&m, &mut Gd::new(1.0), &data, |o, y, _| loss::mse(o, y));
         assert_eq!(batches_seen, 10);
         // The hook saw every record, complete (with the evaluation's metrics), in order.
         assert_eq!(seen_records, history.epochs);
@@ -419,5 +437,35 @@ mod tests {
         assert_eq!(epochs_seen, 7);
         assert_eq!(history.epochs.last().unwrap().epoch, 6);
         assert_eq!(history.epochs.len(), 7);
+    }
+
+    #[test]
+    fn clipping_bounds_the_step_and_a_nan_gradient_panics() {
+        // J = mean((w·1 + b - 10)²) from w = b = 0: dJ/dw = dJ/db = -20, global norm
+        // sqrt(800); clipped to norm 0.5, Gd(1) moves w by 0.5·20/(sqrt(800) + 1e-6).
+        let x = Tensor::<f64>::ones(&[1, 2]);
+        let y = Tensor::<f64>::full(&[1, 2], 10.0);
+        let data = MiniBatches::new(x, y, 2);
+        let m = model();
+        Trainer::new(1)
+            .clip_grad_norm(0.5)
+            .fit(&m, &mut Gd::new(1.0), &data, |o, y, _| loss::mse(o, y));
+        let expected = 0.5 * 20.0 / (800f64.sqrt() + 1e-6);
+        assert!(
+            (m.weight.to_vec()[0] - expected).abs() < 1e-15,
+            "{:?}",
+            m.weight.to_vec()
+        );
+        let nan = MiniBatches::new(
+            Tensor::<f64>::from_vec(vec![f64::NAN], &[1, 1]),
+            Tensor::<f64>::ones(&[1, 1]),
+            1,
+        );
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Trainer::new(1)
+                .clip_grad_norm(1.0)
+                .fit(&model(), &mut Gd::new(1.0), &nan, |o, y, _| loss::mse(o, y))
+        }));
+        assert!(result.is_err());
     }
 }

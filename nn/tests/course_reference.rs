@@ -73,7 +73,7 @@ fn initializers_reproduce_the_expected_outputs_exactly() {
 #[test]
 fn dropout_masks_follow_numpy_after_reseeding() {
     let rng = Arc::new(Mutex::new(NumpyRng::new(0)));
-    let mut layer = Dropout::<f64>::new(0.5, rng.clone() as SharedSampler);
+    let layer = Dropout::<f64>::new(0.5, rng.clone() as SharedSampler);
     let a = Tensor::<f64>::from_vec((1..=15).map(f64::from).collect(), &[3, 5]);
     rng.lock().unwrap().seed(4);
     let out = layer.forward(&a);
@@ -117,7 +117,7 @@ fn optimization_runs_follow_the_course_costs() {
     ];
     for (name, mut optimizer) in optimizers {
         let mut init_rng = NumpyRng::new(3);
-        let mut net = Sequential::<f64>::mlp(
+        let net = Sequential::<f64>::mlp(
             &[2, 5, 2, 2],
             Activation::Relu,
             Activation::Identity,
@@ -130,7 +130,7 @@ fn optimization_runs_follow_the_course_costs() {
                 shuffle_rng.seed(10 + epoch as u32 + 1);
                 shuffle_rng.permutation(m)
             })
-            .fit(&mut net, optimizer.as_mut(), &data, |out, y, _| {
+            .fit(&net, optimizer.as_mut(), &data, |out, y, _| {
                 softmax_cross_entropy(out, y)
             });
         let costs = history.last_batch_costs();

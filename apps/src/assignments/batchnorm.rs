@@ -13,17 +13,18 @@
 
 use std::time::Instant;
 
-use engine::check::{check_gradients, CheckConfig, NamedTensors};
+use engine::check::CheckConfig;
 use engine::random::NumpyRng;
 use engine::Tensor;
+use nn::check::ModuleCheck;
 use nn::optim::Gd;
-use nn::{Activation, BatchNorm, Dense, Init, Module, Sequential};
+use nn::{Activation, BatchNorm, Dense, Init, Sequential};
 
 use super::mnist::DIMS;
 use super::{AppError, Context, Data};
 use crate::checks::summarize;
 use crate::cli::BatchnormArgs;
-use crate::model::{self, values_of, Output};
+use crate::model::{self, Output};
 use crate::plot;
 use crate::report::{AutodiffCheck, RunReport};
 use crate::train;
@@ -61,40 +62,17 @@ pub fn build(batch_norm: bool, seed: u32) -> Sequential<f64> {
     assemble(dense, batch_norm)
 }
 
-/// The batch-norm network around the given tensors (`W1, b1, gamma1, beta1, ...`, shared so
-/// that gradients reach them), in training mode: what the check differentiates.
-pub fn with_params(p: &NamedTensors<f64>) -> Sequential<f64> {
-    let mut model = Sequential::new(vec![]);
-    let layers = DIMS.len() - 1;
-    for l in 1..=layers {
-        model.push(Dense {
-            weight: p[format!("W{l}").as_str()].clone(),
-            bias: p[format!("b{l}").as_str()].clone(),
-        });
-        if l < layers {
-            let mut bn = BatchNorm::new(DIMS[l], BN_EPSILON, BN_MOMENTUM);
-            bn.gamma = p[format!("gamma{l}").as_str()].clone();
-            bn.beta = p[format!("beta{l}").as_str()].clone();
-            model.push(bn);
-            model.push(Activation::Relu);
-        }
-    }
-    model
-}
-
 /// Autodiff against central differences of the batch's loss, every component (there is no
 /// hand-derived backprop for this network; nn's tests compare `BatchNorm` with the seed's
-/// equations 6.33-6.38). The networks the check builds are fresh, so the trained network's
-/// running statistics are untouched.
-fn check(
-    update: u64,
-    values: &NamedTensors<f64>,
-    x: &Tensor<f64>,
-    y: &Tensor<f64>,
-) -> AutodiffCheck {
-    let loss =
-        |p: &NamedTensors<f64>| nn::loss::softmax_cross_entropy(&with_params(p).forward(x), y);
-    let report = check_gradients(values, &loss, None, CheckConfig::default());
+/// equations 6.33-6.38), on the training network itself in training mode: the check restores
+/// its parameters and running statistics afterwards.
+fn check(update: u64, model: &Sequential<f64>, x: &Tensor<f64>, y: &Tensor<f64>) -> AutodiffCheck {
+    let loss = |logits: &Tensor<f64>, y: &Tensor<f64>, _: &[nn::Param<f64>]| {
+        nn::loss::softmax_cross_entropy(logits, y)
+    };
+    let report = ModuleCheck::new(model, x, y, &loss)
+        .config(CheckConfig::default())
+        .run();
     summarize(update, &report, 0)
 }
 
@@ -124,20 +102,18 @@ pub fn train_one(
         args.num_epochs,
         args.mini_batch_size
     ));
-    let mut model = build(batch_norm, args.init_seed);
+    let model = build(batch_norm, args.init_seed);
     let mut plan = super::mnist::plan(ctx, &run, args.num_epochs, args.mini_batch_size);
     plan.print_every = ctx.print_every.unwrap_or(1);
     let trained = train::fit(
-        &mut model,
+        &model,
         &mut Gd::new(args.learning_rate),
         &data.x,
         &data.y,
         &plan,
         |logits, y, _| nn::loss::softmax_cross_entropy(logits, y),
         || {},
-        |update, params, batch| {
-            batch_norm.then(|| check(update, &values_of(params), &batch.x, &batch.y))
-        },
+        |update, model, batch| batch_norm.then(|| check(update, model, &batch.x, &batch.y)),
         ctx,
     )?;
     // The plot compares the networks by each epoch's mean mini-batch cost: the reported
@@ -148,9 +124,9 @@ pub fn train_one(
         .map(|&(e, c)| (e as f64, c))
         .collect();
     // Evaluation mode: batch norm uses its running estimates (6.42).
-    let mut accuracy = |x: &Tensor<f64>, y: &Tensor<f64>| {
+    let accuracy = |x: &Tensor<f64>, y: &Tensor<f64>| {
         model::accuracy(
-            &model::predict(&mut model, Output::Softmax, x),
+            &model::predict(&model, Output::Softmax, x),
             &model::labels_of(y),
         )
     };

@@ -1,6 +1,6 @@
 //! Gradient checking (the course's exercise, seed 001 section 6.8): the 1-D check of
 //! `J(θ) = θx`, then the N-D check of the `[4,5,3,1]` network with the engine's three-way check
-//! ([`engine::check::check_gradients`]): the course's `backward_propagation_n` (with its two
+//! (through [`nn::check::ModuleCheck`]): the course's `backward_propagation_n` (with its two
 //! planted bugs, `dW2` doubled and `db1` four times too large, then with them fixed) against
 //! central differences of the course's cost, and the engine's autodiff of the same network,
 //! built from `nn` layers, against both.
@@ -15,12 +15,11 @@
 //! The N-D test case is drawn as the course's `gradient_check_n_test_case`: `np.random.seed(1)`,
 //! `x = randn(4, 3)`, `y = [1, 1, 0]`, then `W1, b1, W2, b2, W3, b3` with `randn` in that order.
 
-use engine::check::{
-    check_gradients, Agreement, CheckConfig, GradientCheckReport, NamedTensors, ParamCheck,
-};
+use engine::check::{Agreement, CheckConfig, GradientCheckReport, NamedTensors, ParamCheck};
 use engine::random::NumpyRng;
 use engine::Tensor;
-use nn::{Activation, Dense, Module, Sequential};
+use nn::check::{ModuleCheck, ModuleLoss};
+use nn::{Activation, Dense, Param, Sequential};
 use serde::Serialize;
 
 use super::{AppError, Context};
@@ -98,16 +97,16 @@ pub fn test_case(seed: u32) -> (Tensor<f64>, Tensor<f64>, Vec<Tensor<f64>>) {
     (x, y, params)
 }
 
-/// The `[4,5,3,1]` network as `nn` layers around the given tensors `W1, b1, ...` (shared, so
-/// that gradients reach them), ReLU on the hidden layers and `output` on the last: `Sigmoid`
-/// is the course's `forward_propagation_n`, `Identity` gives logits.
+/// The `[4,5,3,1]` network as `nn` layers holding copies of the given `W1, b1, ...`, ReLU on
+/// the hidden layers and `output` on the last: `Sigmoid` is the course's
+/// `forward_propagation_n`, `Identity` gives logits.
 pub fn nn_model(p: &NamedTensors<f64>, output: Activation) -> Sequential<f64> {
     let mut model = Sequential::new(vec![]);
     for l in 1..=3 {
-        model.push(Dense {
-            weight: p[format!("W{l}").as_str()].clone(),
-            bias: p[format!("b{l}").as_str()].clone(),
-        });
+        model.push(Dense::from_parameters(
+            p[format!("W{l}").as_str()].clone(),
+            p[format!("b{l}").as_str()].clone(),
+        ));
         model.push(if l < 3 { Activation::Relu } else { output });
     }
     model
@@ -186,11 +185,12 @@ fn comparison(
 pub fn check(args: &GradcheckArgs) -> GradcheckOutput {
     let (x, y, params) = test_case(args.data_seed);
     let values = NamedTensors::from_layers(&params);
-    let course_loss =
-        |p: &NamedTensors<f64>| course_cost(&nn_model(p, Activation::Sigmoid).forward(&x), &y);
-    let logit_loss = |p: &NamedTensors<f64>| {
-        nn::loss::bce_with_logits(&nn_model(p, Activation::Identity).forward(&x), &y)
-    };
+    // The network is built once; the checks set its parameters to each point they evaluate.
+    let probabilities = nn_model(&values, Activation::Sigmoid);
+    let logits = nn_model(&values, Activation::Identity);
+    let course_loss = |a3: &Tensor<f64>, y: &Tensor<f64>, _: &[Param<f64>]| course_cost(a3, y);
+    let logit_loss =
+        |z: &Tensor<f64>, y: &Tensor<f64>, _: &[Param<f64>]| nn::loss::bce_with_logits(z, y);
     let (x, y) = (&x, &y);
     let backward = |planted_bugs: bool| {
         move |p: &NamedTensors<f64>| {
@@ -205,11 +205,17 @@ pub fn check(args: &GradcheckArgs) -> GradcheckOutput {
         tolerance: WRONG_GRADIENT,
         ..CheckConfig::default()
     };
-    let buggy = check_gradients(&values, &course_loss, Some(&backward(true)), config);
-    let fixed = check_gradients(&values, &course_loss, Some(&backward(false)), config);
+    let check = |model: &Sequential<f64>, loss: &ModuleLoss<'_, f64>, planted_bugs: bool| {
+        ModuleCheck::new(model, x, y, loss)
+            .hand_written(&backward(planted_bugs))
+            .config(config)
+            .run()
+    };
+    let buggy = check(&probabilities, &course_loss, true);
+    let fixed = check(&probabilities, &course_loss, false);
     // The same gradient, of the same cost written from the logits: its central differences
     // lose fewer digits (see the module documentation).
-    let logits = check_gradients(&values, &logit_loss, Some(&backward(false)), config);
+    let logits = check(&logits, &logit_loss, false);
     let hand = |p: &ParamCheck| {
         p.hand_vs_numerical
             .expect("a hand-written backward was given")

@@ -95,7 +95,7 @@ pub fn train_run(
         args.learning_rate, args.num_iterations
     ));
     let net = CourseNet::new(&DIMS, output_for(&data.y), 0.0, None);
-    let mut model = net.init(course_init(scheme), args.init_seed);
+    let model = net.init(course_init(scheme), args.init_seed);
     let plan = Plan {
         name: run.clone(),
         unit: "iteration",
@@ -105,14 +105,14 @@ pub fn train_run(
         epoch_cost: EpochCost::LastBatch,
     };
     let trained = train::fit(
-        &mut model,
+        &model,
         &mut Gd::new(args.learning_rate),
         &data.x,
         &data.y,
         &plan,
         |logits, y, params| net.cost(logits, y, params),
         || {},
-        |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
+        |update, model, batch| Some(course_check(&net, update, model, &batch.x, &batch.y)),
         ctx,
     )?;
     finish_run(
@@ -120,7 +120,7 @@ pub fn train_run(
         &run,
         "iteration",
         trained,
-        &mut model,
+        &model,
         net.output,
         data,
         started,

@@ -57,20 +57,20 @@ pub fn train_run(ctx: &Context, data: &Data, args: &MnistArgs) -> Result<RunRepo
         data.test.as_ref().map_or(0, |t| t.0.shape()[1]),
     ));
     let net = CourseNet::new(&DIMS, output_for(&data.y), 0.0, None);
-    let mut model = net.init(Init::HeNormal, args.init_seed);
+    let model = net.init(Init::HeNormal, args.init_seed);
     let trained = train::fit(
-        &mut model,
+        &model,
         &mut Gd::new(args.learning_rate),
         &data.x,
         &data.y,
         &plan(ctx, &run, args.num_epochs, args.mini_batch_size),
         |logits, y, params| net.cost(logits, y, params),
         || {},
-        |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
+        |update, model, batch| Some(course_check(&net, update, model, &batch.x, &batch.y)),
         ctx,
     )?;
     finish_run(
-        ctx, &run, "epoch", trained, &mut model, net.output, data, started,
+        ctx, &run, "epoch", trained, &model, net.output, data, started,
     )
 }
 

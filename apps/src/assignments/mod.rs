@@ -111,12 +111,12 @@ pub fn finish_run(
     run: &str,
     unit: &'static str,
     trained: Trained,
-    model: &mut Sequential<f64>,
+    model: &Sequential<f64>,
     output: Output,
     data: &Data,
     started: Instant,
 ) -> Result<RunReport, AppError> {
-    let mut accuracy = |x: &Tensor<f64>, y: &Tensor<f64>| {
+    let accuracy = |x: &Tensor<f64>, y: &Tensor<f64>| {
         model::accuracy(&model::predict(model, output, x), &model::labels_of(y))
     };
     let train_acc = accuracy(&data.x, &data.y);

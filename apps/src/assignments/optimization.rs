@@ -75,7 +75,7 @@ pub fn train_run(
         args.mini_batch_size
     ));
     let net = CourseNet::new(&d, output_for(&data.y), 0.0, None);
-    let mut model = net.init(Init::HeNormal, args.init_seed);
+    let model = net.init(Init::HeNormal, args.init_seed);
     let mut optimizer: Box<dyn Optimizer<f64>> = match kind {
         OptimizerKind::Gd => Box::new(Gd::new(lr)),
         OptimizerKind::Momentum => Box::new(Momentum::new(lr, args.beta)),
@@ -99,18 +99,18 @@ pub fn train_run(
         },
     };
     let trained = train::fit(
-        &mut model,
+        &model,
         optimizer.as_mut(),
         &data.x,
         &data.y,
         &plan,
         |logits, y, params| net.cost(logits, y, params),
         || {},
-        |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
+        |update, model, batch| Some(course_check(&net, update, model, &batch.x, &batch.y)),
         ctx,
     )?;
     finish_run(
-        ctx, &run, "epoch", trained, &mut model, net.output, data, started,
+        ctx, &run, "epoch", trained, &model, net.output, data, started,
     )
 }
 

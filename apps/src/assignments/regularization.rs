@@ -101,7 +101,7 @@ pub fn train_run(
         fresh: args.fresh_masks,
     });
     let net = CourseNet::new(&d, output_for(&data.y), lambd, dropout);
-    let mut model = net.init(init(variant), args.init_seed);
+    let model = net.init(init(variant), args.init_seed);
     let plan = Plan {
         name: run.clone(),
         unit: "iteration",
@@ -111,14 +111,14 @@ pub fn train_run(
         epoch_cost: EpochCost::LastBatch,
     };
     let trained = train::fit(
-        &mut model,
+        &model,
         &mut Gd::new(args.learning_rate),
         &data.x,
         &data.y,
         &plan,
         |logits, y, params| net.cost(logits, y, params),
         || net.before_forward(),
-        |update, params, batch| Some(course_check(&net, update, params, &batch.x, &batch.y)),
+        |update, model, batch| Some(course_check(&net, update, model, &batch.x, &batch.y)),
         ctx,
     )?;
     finish_run(
@@ -126,7 +126,7 @@ pub fn train_run(
         &run,
         "iteration",
         trained,
-        &mut model,
+        &model,
         net.output,
         data,
         started,

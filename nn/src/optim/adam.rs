@@ -2,7 +2,7 @@
 
 use engine::Float;
 
-use super::{impl_optimizer, update_elements, EpsilonPlacement, ParamState};
+use super::{impl_optimizer, update_elements, EpsilonPlacement, ParamGroup, ParamState};
 use crate::module::Param;
 
 /// Adam (6.49), as the seed's `update_parameters_with_adam`, on step `t = 1, 2, ...`:
@@ -45,9 +45,11 @@ pub struct Adam<T: Float> {
     pub epsilon_placement: EpsilonPlacement,
     /// Weight-decay coefficient added to weights' gradients (0 for none).
     pub weight_decay: f64,
+    /// Parameter groups with their own learning rate and decay.
+    pub groups: Vec<ParamGroup>,
     t: u64,
     /// `v` (buffer 0) and `s` (buffer 1) of each parameter, before bias correction.
-    moments: ParamState<T, 2>,
+    state: ParamState<T, 2>,
 }
 
 impl<T: Float> Adam<T> {
@@ -64,8 +66,9 @@ impl<T: Float> Adam<T> {
             epsilon: 1e-8,
             epsilon_placement: EpsilonPlacement::InsideSqrt,
             weight_decay: 0.0,
+            groups: Vec::new(),
             t: 0,
-            moments: ParamState::default(),
+            state: ParamState::new(["v", "s"]),
         }
     }
 
@@ -80,27 +83,20 @@ impl<T: Float> Adam<T> {
         self
     }
 
-    /// Steps taken so far (the `t` of the bias correction).
-    pub fn step_count(&self) -> u64 {
-        self.t
-    }
-
     /// The first-moment average `v` of a parameter (before bias correction).
     pub fn first_moment(&self, param: &Param<T>) -> Option<&[T]> {
-        self.moments.get(param, 0)
+        self.state.get(param, 0)
     }
 
     /// The second-moment average `s` of a parameter (before bias correction).
     pub fn second_moment(&self, param: &Param<T>) -> Option<&[T]> {
-        self.moments.get(param, 1)
+        self.state.get(param, 1)
     }
 
-    /// Step `t + 1` of (6.49) on every parameter with a gradient.
+    /// Step `t` (already counted) of (6.49) on every parameter with a gradient.
     #[track_caller]
     fn update(&mut self, params: &[Param<T>]) {
-        self.t += 1;
         let t = self.t as f64;
-        let lr = T::from_f64(self.learning_rate);
         let b1 = T::from_f64(self.beta1);
         let b2 = T::from_f64(self.beta2);
         let one_minus_b1 = T::from_f64(1.0 - self.beta1);
@@ -111,22 +107,28 @@ impl<T: Float> Adam<T> {
         let correction2 = T::from_f64(1.0 - self.beta2.powf(t));
         let eps = T::from_f64(self.epsilon);
         let placement = self.epsilon_placement;
+        let settings = super::Settings {
+            learning_rate: self.learning_rate,
+            weight_decay: self.weight_decay,
+            groups: &self.groups,
+        };
         update_elements(
             params,
-            self.weight_decay,
-            &mut self.moments,
-            |w, g, [v, s]| {
+            settings,
+            true,
+            &mut self.state,
+            |w, g, [v, s], r| {
                 *v = b1 * *v + one_minus_b1 * g;
                 *s = b2 * *s + one_minus_b2 * (g * g);
                 let v_corrected = *v / correction1;
                 let s_corrected = *s / correction2;
-                *w -= placement.divide(lr * v_corrected, s_corrected, eps);
+                *w -= placement.divide(r.lr * v_corrected, s_corrected, eps);
             },
         );
     }
 }
 
-impl_optimizer!(Adam<T>, epsilon);
+impl_optimizer!(Adam<T>, "adam", epsilon);
 
 #[cfg(test)]
 mod tests {

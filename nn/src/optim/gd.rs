@@ -2,7 +2,7 @@
 
 use engine::Float;
 
-use super::{impl_optimizer, update_elements};
+use super::{impl_optimizer, update_elements, ParamGroup};
 use crate::module::Param;
 
 /// Gradient descent: `θ := θ - α · dθ` (6.2.a, 6.2.b), the course's `update_parameters`.
@@ -22,6 +22,10 @@ pub struct Gd {
     pub learning_rate: f64,
     /// Weight-decay coefficient added to weights' gradients (0 for none).
     pub weight_decay: f64,
+    /// Parameter groups with their own learning rate and decay.
+    pub groups: Vec<ParamGroup>,
+    t: u64,
+    state: (),
 }
 
 impl Gd {
@@ -32,18 +36,27 @@ impl Gd {
         Gd {
             learning_rate,
             weight_decay: 0.0,
+            groups: Vec::new(),
+            t: 0,
+            state: (),
         }
     }
 
     /// One step of (6.2) on every parameter with a gradient.
     #[track_caller]
     fn update<T: Float>(&mut self, params: &[Param<T>]) {
-        let lr = T::from_f64(self.learning_rate);
-        update_elements(params, self.weight_decay, &mut (), |w, g, []| *w -= lr * g);
+        let settings = super::Settings {
+            learning_rate: self.learning_rate,
+            weight_decay: self.weight_decay,
+            groups: &self.groups,
+        };
+        update_elements(params, settings, true, &mut (), |w, g, [], r| {
+            *w -= r.lr * g
+        });
     }
 }
 
-impl_optimizer!(Gd);
+impl_optimizer!(Gd, "gd");
 
 #[cfg(test)]
 mod tests {

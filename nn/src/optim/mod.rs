@@ -1,11 +1,14 @@
-//! Optimizers (seed 001 section 6.7): plain gradient descent (6.2), momentum (6.47), RMSProp
-//! (6.48) and Adam with bias correction (6.49).
+//! Optimizers: plain gradient descent, momentum, RMSProp and Adam with bias correction as the
+//! course writes them, and AdamW (decoupled weight decay, PyTorch's formula); parameter groups,
+//! gradient clipping ([`clip_grad_norm`], [`clip_grad_value`]) and the state a checkpoint keeps.
 //!
 //! Each works on the [`Param`]s of a model: [`Optimizer::step`] reads every parameter's
 //! accumulated gradient ([`engine::Tensor::grad`]) and updates its values in place;
 //! [`Optimizer::zero_grad`] clears the gradients before the next backward pass. Parameters
-//! without a gradient are left alone. Per-parameter state (velocities, squared averages) is
-//! keyed by the tensor's identity, so one optimizer serves one model for its whole training.
+//! without a gradient, and frozen ones ([`Param::freeze`]), are left alone. Per-parameter state
+//! (velocities, squared averages) is keyed by the parameter's full name, so that it can be
+//! saved and loaded into a fresh optimizer ([`Optimizer::state`], [`Optimizer::load_state`],
+//! and [`crate::checkpoint::save_training`]) and training resumed bit for bit.
 //!
 //! Updates are computed elementwise in the order the course's NumPy code writes them (for
 //! example Adam's `W - lr * v_corrected / np.sqrt(s_corrected + eps)`), so that with the same
@@ -13,18 +16,42 @@
 //!
 //! # Where things live
 //!
-//! Each optimizer's file (`gd.rs`, `momentum.rs`, `rmsprop.rs`, `adam.rs`) holds its
+//! Each optimizer's file (`gd.rs`, `momentum.rs`, `rmsprop.rs`, `adam.rs`, `adamw.rs`) holds its
 //! hyperparameters and its update rule, written for one element as the seed writes the
 //! equation, so a rule can be audited against the seed without reading anything else. This
 //! file holds what they share: the [`Optimizer`] trait, the loop over the parameters that have
-//! a gradient (with weight decay), the per-parameter state buffers, and the learning-rate and
-//! builder methods common to all of them.
+//! a gradient (with weight decay and parameter groups), the per-parameter state buffers and
+//! their export, and the learning-rate and builder methods common to all of them; `clip.rs`
+//! holds gradient clipping.
 //!
 //! # Weight decay
 //!
 //! Optional weight decay adds `decay · W` to the gradient of weights (never biases) before the
-//! update: the gradient of the L2 penalty `decay/2 · ‖W‖²`. The course's L2 term (6.13),
-//! `λ/m · W`, is `with_weight_decay(lambda / m)`.
+//! update: the gradient of the L2 penalty `decay/2 · ‖W‖²`. The course's L2 term, `λ/m · W`,
+//! is `with_weight_decay(lambda / m)`. [`AdamW`] instead decays the weights directly
+//! (`W := W - α·decay·W`, decoupled from the adaptive step).
+//!
+//! # Parameter groups
+//!
+//! A [`ParamGroup`] gives the parameters whose names start with one of its prefixes their own
+//! learning rate (a factor of the optimizer's, so that a schedule moves every group together)
+//! and weight decay; the first group that matches a parameter applies, the optimizer's own
+//! settings apply to the rest.
+//!
+//! ```
+//! use engine::Tensor;
+//! use nn::module::Param;
+//! use nn::optim::{Gd, Optimizer, ParamGroup};
+//!
+//! let enc = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
+//! let head = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
+//! let params = [Param::weight("encoder.w", enc.clone()), Param::weight("head.w", head.clone())];
+//! let mut opt = Gd::new(0.5).with_group(ParamGroup::new(&["encoder."]).learning_rate_factor(0.5));
+//! enc.set_grad(Some(Tensor::ones(&[1, 1])));
+//! head.set_grad(Some(Tensor::ones(&[1, 1])));
+//! opt.step(&params);
+//! assert_eq!((enc.to_vec()[0], head.to_vec()[0]), (0.75, 0.5));
+//! ```
 //!
 //! # Hyperparameters are checked
 //!
@@ -53,11 +80,15 @@
 //! ```
 
 mod adam;
+mod adamw;
+mod clip;
 mod gd;
 mod momentum;
 mod rmsprop;
 
 pub use adam::Adam;
+pub use adamw::AdamW;
+pub use clip::{clip_grad_norm, clip_grad_value};
 pub use gd::Gd;
 pub use momentum::Momentum;
 pub use rmsprop::RmsProp;
@@ -65,14 +96,13 @@ pub use rmsprop::RmsProp;
 use std::collections::HashMap;
 use std::fmt;
 
-use engine::tensor::TensorId;
 use engine::Float;
 
 use crate::module::{Param, ParamKind};
 
 /// Updates parameters from their gradients.
 pub trait Optimizer<T: Float> {
-    /// One update of every parameter that has a gradient.
+    /// One update of every parameter that has a gradient and is not frozen.
     ///
     /// Panics if a gradient's shape differs from its parameter's.
     #[track_caller]
@@ -91,13 +121,38 @@ pub trait Optimizer<T: Float> {
     /// Sets the learning rate (used by [`crate::schedule`]); the optimizers of this module
     /// panic on a negative or non-finite one.
     fn set_learning_rate(&mut self, learning_rate: f64);
+
+    /// Steps taken so far (Adam's `t`).
+    fn step_count(&self) -> u64;
+
+    /// Everything a resumed training needs: the kind of optimizer, the step count, the
+    /// learning rate and the per-parameter buffers by name.
+    fn state(&self) -> OptimizerState<T>;
+
+    /// Restores what [`Optimizer::state`] returned (replacing any state held). Fails, changing
+    /// nothing, if the state is another optimizer's or names unknown buffers.
+    fn load_state(&mut self, state: OptimizerState<T>) -> Result<(), String>;
+}
+
+/// The saved state of an optimizer (see [`Optimizer::state`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerState<T: Float> {
+    /// Which optimizer (`"adam"`, `"momentum"`, ...): state only loads into the same kind.
+    pub kind: String,
+    /// Steps taken.
+    pub step: u64,
+    /// The learning rate when saved (a schedule sets it again on resumption).
+    pub learning_rate: f64,
+    /// Buffers as `("<buffer>/<parameter name>", values)`, e.g. `("v/encoder.l1.weight", ..)`,
+    /// sorted by key.
+    pub buffers: Vec<(String, Vec<T>)>,
 }
 
 /// Where Adam and RMSProp add ε.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum EpsilonPlacement {
-    /// `v / sqrt(s + ε)`: equations (6.48) and (6.49) of seed 001 and its code
-    /// (`np.sqrt(s_corrected + epsilon)`); the reference numbers of the optimization runs
+    /// `v / sqrt(s + ε)`: the course's equations and its code (`np.sqrt(s_corrected +
+    /// epsilon)`); the reference numbers of the optimization runs
     /// (`data/reference/seed_numbers.json`, `opt.adam`) were produced this way.
     #[default]
     InsideSqrt,
@@ -116,33 +171,124 @@ impl EpsilonPlacement {
     }
 }
 
-// ----- what the update rules share ----------------------------------------------------------
-//
-// A rule is written for one element, `rule(w, g, state)`: `g` is the gradient with weight decay
-// included, `state` the element's entries in the optimizer's per-parameter buffers.
-
-/// `N` buffers per parameter, keyed by the tensor's identity and created as zeros on the
-/// parameter's first step (the seeds' `v = 0`, `s = 0`): momentum's velocity (`N = 1`),
-/// RMSProp's squared average (`N = 1`), Adam's two moments (`N = 2`).
-#[derive(Clone)]
-struct ParamState<T: Float, const N: usize> {
-    buffers: HashMap<TensorId, [Vec<T>; N]>,
+/// Settings for the parameters whose full names start with one of `prefixes`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamGroup {
+    /// Name prefixes (`"encoder."`); `""` matches every parameter.
+    pub prefixes: Vec<String>,
+    /// The group's learning rate is this times the optimizer's.
+    pub learning_rate_factor: f64,
+    /// The group's weight decay (the optimizer's when `None`).
+    pub weight_decay: Option<f64>,
 }
 
-impl<T: Float, const N: usize> Default for ParamState<T, N> {
-    fn default() -> Self {
-        ParamState {
-            buffers: HashMap::new(),
+impl ParamGroup {
+    /// A group of the parameters whose names start with one of `prefixes`, with the
+    /// optimizer's settings until changed.
+    pub fn new(prefixes: &[&str]) -> Self {
+        ParamGroup {
+            prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            learning_rate_factor: 1.0,
+            weight_decay: None,
         }
+    }
+
+    /// Multiplies the optimizer's learning rate by `factor` for this group; panics unless
+    /// `factor` is finite and `>= 0`.
+    #[track_caller]
+    pub fn learning_rate_factor(mut self, factor: f64) -> Self {
+        assert!(
+            factor.is_finite() && factor >= 0.0,
+            "ParamGroup::learning_rate_factor: the factor must be finite and >= 0, got {factor}"
+        );
+        self.learning_rate_factor = factor;
+        self
+    }
+
+    /// Sets this group's weight decay (0 turns it off); panics unless `decay` is finite and
+    /// `>= 0`.
+    #[track_caller]
+    pub fn weight_decay(mut self, decay: f64) -> Self {
+        assert!(
+            decay.is_finite() && decay >= 0.0,
+            "ParamGroup::weight_decay: the decay must be finite and >= 0, got {decay}"
+        );
+        self.weight_decay = Some(decay);
+        self
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
     }
 }
 
+/// The learning rate and weight decay of one parameter, after its group.
+#[derive(Clone, Copy, Debug)]
+struct Rates<T> {
+    /// α for this parameter.
+    lr: T,
+    /// The weight-decay coefficient, 0 for parameters that are not weights.
+    decay: T,
+}
+
+/// The optimizer-wide settings [`update_elements`] resolves per parameter.
+struct Settings<'a> {
+    learning_rate: f64,
+    weight_decay: f64,
+    groups: &'a [ParamGroup],
+}
+
+impl Settings<'_> {
+    fn rates<T: Float>(&self, p: &Param<T>) -> (Rates<T>, bool) {
+        let group = self.groups.iter().find(|g| g.matches(&p.name));
+        // A factor of exactly 1 leaves α as given: the course's runs are reproduced bit for bit.
+        let lr = match group {
+            Some(g) if g.learning_rate_factor != 1.0 => self.learning_rate * g.learning_rate_factor,
+            _ => self.learning_rate,
+        };
+        let decay = group
+            .and_then(|g| g.weight_decay)
+            .unwrap_or(self.weight_decay);
+        let decays = decay != 0.0 && p.kind == ParamKind::Weight;
+        let rates = Rates {
+            lr: T::from_f64(lr),
+            decay: if decays {
+                T::from_f64(decay)
+            } else {
+                T::zero()
+            },
+        };
+        (rates, decays)
+    }
+}
+
+// ----- what the update rules share ----------------------------------------------------------
+//
+// A rule is written for one element, `rule(w, g, state, rates)`: `g` is the gradient (with
+// coupled weight decay included), `state` the element's entries in the optimizer's
+// per-parameter buffers, `rates` the parameter's learning rate and decay.
+
+/// `N` buffers per parameter, keyed by the parameter's full name and created as zeros on the
+/// parameter's first step (the course's `v = 0`, `s = 0`): momentum's velocity (`N = 1`),
+/// RMSProp's squared average (`N = 1`), Adam's two moments (`N = 2`).
+#[derive(Clone)]
+struct ParamState<T: Float, const N: usize> {
+    /// The buffers' names in checkpoints (`v`, `s`).
+    names: [&'static str; N],
+    buffers: HashMap<String, [Vec<T>; N]>,
+}
+
 impl<T: Float, const N: usize> ParamState<T, N> {
+    fn new(names: [&'static str; N]) -> Self {
+        ParamState {
+            names,
+            buffers: HashMap::new(),
+        }
+    }
+
     /// Buffer `k` of `param`, once a step has created it.
     fn get(&self, param: &Param<T>, k: usize) -> Option<&[T]> {
-        self.buffers
-            .get(&param.tensor.id())
-            .map(|b| b[k].as_slice())
+        self.buffers.get(&param.name).map(|b| b[k].as_slice())
     }
 }
 
@@ -158,21 +304,95 @@ impl<T: Float, const N: usize> fmt::Debug for ParamState<T, N> {
 trait StateStore<T: Float, const N: usize> {
     /// The buffers of `param`, each as long as the parameter.
     fn buffers(&mut self, param: &Param<T>) -> [&mut [T]; N];
+    /// Every buffer as `("<buffer>/<parameter>", values)`, sorted.
+    fn export(&self) -> Vec<(String, Vec<T>)>;
+    /// Replaces the buffers with `entries` (as [`StateStore::export`] writes them).
+    fn import(&mut self, entries: Vec<(String, Vec<T>)>) -> Result<(), String>;
 }
 
 impl<T: Float> StateStore<T, 0> for () {
     fn buffers(&mut self, _: &Param<T>) -> [&mut [T]; 0] {
         []
     }
+    fn export(&self) -> Vec<(String, Vec<T>)> {
+        Vec::new()
+    }
+    fn import(&mut self, entries: Vec<(String, Vec<T>)>) -> Result<(), String> {
+        match entries.first() {
+            None => Ok(()),
+            Some((key, _)) => Err(format!("unexpected optimizer buffer {key:?}")),
+        }
+    }
 }
 
 impl<T: Float, const N: usize> StateStore<T, N> for ParamState<T, N> {
     fn buffers(&mut self, param: &Param<T>) -> [&mut [T]; N] {
-        self.buffers
-            .entry(param.tensor.id())
-            .or_insert_with(|| std::array::from_fn(|_| vec![T::zero(); param.tensor.numel()]))
-            .each_mut()
-            .map(Vec::as_mut_slice)
+        if !self.buffers.contains_key(&param.name) {
+            let zeros = std::array::from_fn(|_| vec![T::zero(); param.tensor.numel()]);
+            self.buffers.insert(param.name.clone(), zeros);
+        }
+        let entry = self.buffers.get_mut(&param.name).expect("inserted above");
+        assert!(
+            entry[0].len() == param.tensor.numel(),
+            "Optimizer::step: state of {} holds {} values, the parameter has shape {:?}",
+            param.name,
+            entry[0].len(),
+            param.tensor.shape()
+        );
+        entry.each_mut().map(Vec::as_mut_slice)
+    }
+
+    fn export(&self) -> Vec<(String, Vec<T>)> {
+        let mut out: Vec<(String, Vec<T>)> = self
+            .buffers
+            .iter()
+            .flat_map(|(param, bufs)| {
+                self.names
+                    .iter()
+                    .zip(bufs)
+                    .map(move |(b, v)| (format!("{b}/{param}"), v.clone()))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    fn import(&mut self, entries: Vec<(String, Vec<T>)>) -> Result<(), String> {
+        let mut partial: HashMap<String, [Option<Vec<T>>; N]> = HashMap::new();
+        for (key, values) in entries {
+            let (buffer, param) = key
+                .split_once('/')
+                .ok_or_else(|| format!("optimizer buffer {key:?} is not <buffer>/<parameter>"))?;
+            let k = self
+                .names
+                .iter()
+                .position(|n| *n == buffer)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown optimizer buffer {key:?} (this optimizer keeps {:?})",
+                        self.names
+                    )
+                })?;
+            partial
+                .entry(param.to_string())
+                .or_insert_with(|| std::array::from_fn(|_| None))[k] = Some(values);
+        }
+        let mut buffers = HashMap::new();
+        for (param, bufs) in partial {
+            if bufs.iter().any(Option::is_none) {
+                return Err(format!(
+                    "optimizer state of {param:?} lacks one of the buffers {:?}",
+                    self.names
+                ));
+            }
+            let bufs: [Vec<T>; N] = bufs.map(|b| b.expect("checked above"));
+            if bufs.iter().any(|b| b.len() != bufs[0].len()) {
+                return Err(format!("optimizer buffers of {param:?} differ in length"));
+            }
+            buffers.insert(param, bufs);
+        }
+        self.buffers = buffers;
+        Ok(())
     }
 }
 
@@ -204,19 +424,23 @@ pub(crate) fn check_epsilon(op: &str, epsilon: f64) {
     );
 }
 
-/// Applies `rule(w, g, state)` to every element of every parameter that has a gradient, in
-/// place, and leaves the others alone. For weights, `g` includes weight decay,
-/// `g = dW + decay · W` (computed as `dW + (decay · W)` from the value before the update);
-/// `state` holds the element's entries of the parameter's `N` buffers.
+/// Applies `rule(w, g, state, rates)` to every element of every parameter that has a gradient
+/// and is not frozen, in place, and leaves the others alone. With `coupled` decay, a weight's
+/// `g` includes weight decay, `g = dW + decay · W` (computed as `dW + (decay · W)` from the
+/// value before the update); otherwise the rule applies `rates.decay` itself. `state` holds the
+/// element's entries of the parameter's `N` buffers.
 #[track_caller]
 fn update_elements<T: Float, const N: usize>(
     params: &[Param<T>],
-    weight_decay: f64,
+    settings: Settings<'_>,
+    coupled: bool,
     state: &mut impl StateStore<T, N>,
-    mut rule: impl FnMut(&mut T, T, [&mut T; N]),
+    mut rule: impl FnMut(&mut T, T, [&mut T; N], Rates<T>),
 ) {
-    let decay = T::from_f64(weight_decay);
     for p in params {
+        if p.is_frozen() {
+            continue;
+        }
         let Some(grad) = p.tensor.grad() else {
             continue;
         };
@@ -227,7 +451,9 @@ fn update_elements<T: Float, const N: usize>(
             p.name,
             p.tensor.shape()
         );
-        let decays = weight_decay != 0.0 && p.kind == ParamKind::Weight;
+        let (rates, decays) = settings.rates(p);
+        let add_decay = coupled && decays;
+        let decay = rates.decay;
         let mut buffers = state.buffers(p);
         // The gradient is read in place; `update_data` copies the values first if they are
         // shared, so the gradient never changes under the update.
@@ -237,14 +463,19 @@ fn update_elements<T: Float, const N: usize>(
                 let n = w.len();
                 let (w, g) = (&mut w[..n], &g[..n]);
                 let mut buffers = buffers.each_mut().map(|b| &mut b[..n]);
-                if decays {
+                if add_decay {
                     for i in 0..n {
                         let gi = g[i] + decay * w[i];
-                        rule(&mut w[i], gi, buffers.each_mut().map(|b| &mut b[i]));
+                        rule(&mut w[i], gi, buffers.each_mut().map(|b| &mut b[i]), rates);
                     }
                 } else {
                     for i in 0..n {
-                        rule(&mut w[i], g[i], buffers.each_mut().map(|b| &mut b[i]));
+                        rule(
+                            &mut w[i],
+                            g[i],
+                            buffers.each_mut().map(|b| &mut b[i]),
+                            rates,
+                        );
                     }
                 }
             })
@@ -253,15 +484,17 @@ fn update_elements<T: Float, const N: usize>(
 }
 
 /// Writes what all optimizers share around their update rule: the [`Optimizer`] impl, whose
-/// `step` is the type's inherent `update` and whose learning rate is its `learning_rate` field,
-/// and the `with_weight_decay` builder (setting the `weight_decay` field). With `epsilon` it
-/// also writes `with_epsilon` and `with_epsilon_placement` (fields `epsilon` and
+/// `step` counts the step and runs the type's inherent `update`, whose learning rate is its
+/// `learning_rate` field and whose state is its `t` and `state` fields, and the builders
+/// `with_weight_decay` (field `weight_decay`) and `with_group` (field `groups`). With
+/// `epsilon` it also writes `with_epsilon` and `with_epsilon_placement` (fields `epsilon` and
 /// `epsilon_placement`).
 macro_rules! impl_optimizer {
-    ($name:ident $(<$t:ident>)? $(, $extra:ident)?) => {
+    ($name:ident $(<$t:ident>)?, $kind:literal $(, $extra:ident)?) => {
         impl<T: ::engine::Float> $crate::optim::Optimizer<T> for $name$(<$t>)? {
             #[track_caller]
             fn step(&mut self, params: &[$crate::module::Param<T>]) {
+                self.t += 1;
                 self.update(params);
             }
 
@@ -274,12 +507,46 @@ macro_rules! impl_optimizer {
                 $crate::optim::check_learning_rate("set_learning_rate", learning_rate);
                 self.learning_rate = learning_rate;
             }
+
+            fn step_count(&self) -> u64 {
+                self.t
+            }
+
+            fn state(&self) -> $crate::optim::OptimizerState<T> {
+                $crate::optim::OptimizerState {
+                    kind: $kind.to_string(),
+                    step: self.t,
+                    learning_rate: self.learning_rate,
+                    buffers: {
+                        use $crate::optim::StateStore as _;
+                        self.state.export()
+                    },
+                }
+            }
+
+            fn load_state(
+                &mut self,
+                state: $crate::optim::OptimizerState<T>,
+            ) -> Result<(), String> {
+                if state.kind != $kind {
+                    return Err(format!(
+                        "optimizer state of {:?} cannot be loaded into {:?}",
+                        state.kind, $kind
+                    ));
+                }
+                {
+                    use $crate::optim::StateStore as _;
+                    self.state.import(state.buffers)?;
+                }
+                self.t = state.step;
+                self.learning_rate = state.learning_rate;
+                Ok(())
+            }
         }
 
         impl$(<$t: ::engine::Float>)? $name$(<$t>)? {
-            /// Adds `decay · W` to every weight's gradient before the update (biases and
-            /// other parameters are not decayed); see the
-            /// [module docs](crate::optim#weight-decay).
+            /// Sets the weight-decay coefficient for weights (biases and other parameters are
+            /// not decayed); see the [module docs](crate::optim#weight-decay).
             #[track_caller]
             pub fn with_weight_decay(mut self, decay: f64) -> Self {
                 assert!(
@@ -288,6 +555,13 @@ macro_rules! impl_optimizer {
                     stringify!($name)
                 );
                 self.weight_decay = decay;
+                self
+            }
+
+            /// Adds a parameter group with its own learning-rate factor and weight decay; see
+            /// the [module docs](crate::optim#parameter-groups).
+            pub fn with_group(mut self, group: $crate::optim::ParamGroup) -> Self {
+                self.groups.push(group);
                 self
             }
 
@@ -340,7 +614,7 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::param_with_grad;
+    use super::test_support::{param_with_grad, set_grad};
     use super::*;
     use engine::Tensor;
 
@@ -364,5 +638,80 @@ mod tests {
         Gd::new(0.5).with_weight_decay(0.5).step(&params);
         assert_eq!(w.to_vec(), [0.5, -1.0, 2.0]);
         assert_eq!(w.grad().unwrap().to_vec(), [2.0, -4.0, 8.0]);
+    }
+
+    #[test]
+    fn groups_set_learning_rate_and_decay_by_name_prefix() {
+        // Dyadic numbers, exact. α = 0.5, optimizer decay 0.25; group "enc." has factor 0.5 and
+        // decay 0; group "head." keeps α and decays by 0.5. First matching group wins.
+        let enc = param_with_grad("enc.w", &[2.0], &[1.0]);
+        let head = param_with_grad("head.w", &[2.0], &[1.0]);
+        let rest = param_with_grad("other.w", &[2.0], &[1.0]);
+        let mut opt = Gd::new(0.5)
+            .with_weight_decay(0.25)
+            .with_group(
+                ParamGroup::new(&["enc."])
+                    .learning_rate_factor(0.5)
+                    .weight_decay(0.0),
+            )
+            .with_group(ParamGroup::new(&["head.", "enc."]).weight_decay(0.5));
+        opt.step(&[enc.clone(), head.clone(), rest.clone()]);
+        assert_eq!(enc.tensor.to_vec(), [2.0 - 0.25 * 1.0]);
+        assert_eq!(head.tensor.to_vec(), [2.0 - 0.5 * (1.0 + 0.5 * 2.0)]);
+        assert_eq!(rest.tensor.to_vec(), [2.0 - 0.5 * (1.0 + 0.25 * 2.0)]);
+        // A schedule moves every group: halving α halves the group's rate too.
+        Optimizer::<f64>::set_learning_rate(&mut opt, 0.25);
+        set_grad(&enc, &[1.0]);
+        opt.step(std::slice::from_ref(&enc));
+        assert_eq!(enc.tensor.to_vec(), [1.75 - 0.125]);
+    }
+
+    #[test]
+    fn a_frozen_parameter_is_not_updated_even_with_a_gradient() {
+        let p = param_with_grad("W1", &[1.0], &[1.0]);
+        p.tensor.set_requires_grad(false);
+        let mut opt = Momentum::new(0.5, 0.5);
+        opt.step(std::slice::from_ref(&p));
+        assert_eq!(p.tensor.to_vec(), [1.0]);
+        assert!(
+            opt.velocity(&p).is_none(),
+            "no state for a frozen parameter"
+        );
+    }
+
+    #[test]
+    fn state_round_trips_by_name_and_refuses_a_mismatch() {
+        let p = param_with_grad("enc.W", &[1.0, 2.0], &[0.5, -0.5]);
+        let mut a = Adam::new(0.1);
+        a.step(std::slice::from_ref(&p));
+        a.step(std::slice::from_ref(&p));
+        let state = a.state();
+        assert_eq!(state.kind, "adam");
+        assert_eq!(state.step, 2);
+        let keys: Vec<&str> = state.buffers.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["s/enc.W", "v/enc.W"]);
+        // A fresh optimizer with the state continues exactly as the original.
+        let mut b = Adam::new(0.1);
+        b.load_state(state.clone()).unwrap();
+        let q = param_with_grad("enc.W", &p.tensor.to_vec(), &[0.5, -0.5]);
+        a.step(std::slice::from_ref(&p));
+        b.step(std::slice::from_ref(&q));
+        assert_eq!(p.tensor.to_vec(), q.tensor.to_vec());
+        assert_eq!(b.step_count(), 3);
+        // Another optimizer's state, or a buffer it does not keep, is refused.
+        let err = Momentum::<f64>::new(0.1, 0.9)
+            .load_state(state.clone())
+            .unwrap_err();
+        assert!(
+            err.contains("\"adam\" cannot be loaded into \"momentum\""),
+            "{err}"
+        );
+        let mut wrong = state;
+        wrong.kind = "rmsprop".into();
+        let err = RmsProp::<f64>::new(0.1, 0.9).load_state(wrong).unwrap_err();
+        assert!(
+            err.contains("unknown optimizer buffer \"s/enc.W\"") || err.contains("\"v/enc.W\""),
+            "{err}"
+        );
     }
 }

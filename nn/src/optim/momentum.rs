@@ -2,7 +2,7 @@
 
 use engine::Float;
 
-use super::{impl_optimizer, update_elements, ParamState};
+use super::{impl_optimizer, update_elements, ParamGroup, ParamState};
 use crate::module::Param;
 
 /// Momentum (6.47): `v := β v + (1 - β) dW`, `W := W - α v`, with `v` starting at zero; the
@@ -27,7 +27,11 @@ pub struct Momentum<T: Float> {
     pub beta: f64,
     /// Weight-decay coefficient added to weights' gradients (0 for none).
     pub weight_decay: f64,
-    velocity: ParamState<T, 1>,
+    /// Parameter groups with their own learning rate and decay.
+    pub groups: Vec<ParamGroup>,
+    t: u64,
+    /// The velocity `v` of each parameter.
+    state: ParamState<T, 1>,
 }
 
 impl<T: Float> Momentum<T> {
@@ -40,34 +44,35 @@ impl<T: Float> Momentum<T> {
             learning_rate,
             beta,
             weight_decay: 0.0,
-            velocity: ParamState::default(),
+            groups: Vec::new(),
+            t: 0,
+            state: ParamState::new(["v"]),
         }
     }
 
     /// The velocity `v` of a parameter (after at least one step).
     pub fn velocity(&self, param: &Param<T>) -> Option<&[T]> {
-        self.velocity.get(param, 0)
+        self.state.get(param, 0)
     }
 
     /// One step of (6.47) on every parameter with a gradient.
     #[track_caller]
     fn update(&mut self, params: &[Param<T>]) {
-        let lr = T::from_f64(self.learning_rate);
         let beta = T::from_f64(self.beta);
         let one_minus_beta = T::from_f64(1.0 - self.beta);
-        update_elements(
-            params,
-            self.weight_decay,
-            &mut self.velocity,
-            |w, g, [v]| {
-                *v = beta * *v + one_minus_beta * g;
-                *w -= lr * *v;
-            },
-        );
+        let settings = super::Settings {
+            learning_rate: self.learning_rate,
+            weight_decay: self.weight_decay,
+            groups: &self.groups,
+        };
+        update_elements(params, settings, true, &mut self.state, |w, g, [v], r| {
+            *v = beta * *v + one_minus_beta * g;
+            *w -= r.lr * *v;
+        });
     }
 }
 
-impl_optimizer!(Momentum<T>);
+impl_optimizer!(Momentum<T>, "momentum");
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 
 use engine::Float;
 
-use super::{impl_optimizer, update_elements, EpsilonPlacement, ParamState};
+use super::{impl_optimizer, update_elements, EpsilonPlacement, ParamGroup, ParamState};
 use crate::module::Param;
 
 /// RMSProp (6.48): `s := β s + (1 - β) dW²`, `W := W - α dW / sqrt(s + ε)`, with `s` starting
@@ -31,7 +31,11 @@ pub struct RmsProp<T: Float> {
     pub epsilon_placement: EpsilonPlacement,
     /// Weight-decay coefficient added to weights' gradients (0 for none).
     pub weight_decay: f64,
-    square_avg: ParamState<T, 1>,
+    /// Parameter groups with their own learning rate and decay.
+    pub groups: Vec<ParamGroup>,
+    t: u64,
+    /// The squared-gradient average `s` of each parameter.
+    state: ParamState<T, 1>,
 }
 
 impl<T: Float> RmsProp<T> {
@@ -47,36 +51,37 @@ impl<T: Float> RmsProp<T> {
             epsilon: 1e-8,
             epsilon_placement: EpsilonPlacement::InsideSqrt,
             weight_decay: 0.0,
-            square_avg: ParamState::default(),
+            groups: Vec::new(),
+            t: 0,
+            state: ParamState::new(["s"]),
         }
     }
 
     /// The running average of squared gradients `s` of a parameter.
     pub fn square_average(&self, param: &Param<T>) -> Option<&[T]> {
-        self.square_avg.get(param, 0)
+        self.state.get(param, 0)
     }
 
     /// One step of (6.48) on every parameter with a gradient.
     #[track_caller]
     fn update(&mut self, params: &[Param<T>]) {
-        let lr = T::from_f64(self.learning_rate);
         let beta = T::from_f64(self.beta);
         let one_minus_beta = T::from_f64(1.0 - self.beta);
         let eps = T::from_f64(self.epsilon);
         let placement = self.epsilon_placement;
-        update_elements(
-            params,
-            self.weight_decay,
-            &mut self.square_avg,
-            |w, g, [s]| {
-                *s = beta * *s + one_minus_beta * (g * g);
-                *w -= placement.divide(lr * g, *s, eps);
-            },
-        );
+        let settings = super::Settings {
+            learning_rate: self.learning_rate,
+            weight_decay: self.weight_decay,
+            groups: &self.groups,
+        };
+        update_elements(params, settings, true, &mut self.state, |w, g, [s], r| {
+            *s = beta * *s + one_minus_beta * (g * g);
+            *w -= placement.divide(r.lr * g, *s, eps);
+        });
     }
 }
 
-impl_optimizer!(RmsProp<T>, epsilon);
+impl_optimizer!(RmsProp<T>, "rmsprop", epsilon);
 
 #[cfg(test)]
 mod tests {
