@@ -5,7 +5,8 @@
 //! what the course ran. Options that leave a choice open (which initialization, which optimizer,
 //! which regularization) run every configuration the seed runs when they are not given.
 //!
-//! Numeric values may be negative (`--learning-rate -0.01` parses), so that [`Cli::validate`]
+//! Numeric values may be negative (`--learning-rate -0.01` and `-1e-3` parse: subcommands allow
+//! negative numbers, and real-valued options hyphen values), so that [`Cli::validate`]
 //! can reject them with a one-line message saying which range is allowed, rather than clap
 //! taking `-0.01` for an unknown flag. Every hyperparameter is validated there before anything
 //! runs: a learning rate of `nan`, `--beta1 1` or `--epsilon 0` would otherwise train into
@@ -122,7 +123,7 @@ pub struct InitArgs {
     #[arg(long)]
     pub init: Option<InitScheme>,
     /// Learning rate of gradient descent.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.01)]
     pub learning_rate: f64,
     /// Number of full-batch iterations.
     #[arg(long, default_value_t = 15000)]
@@ -162,13 +163,13 @@ pub struct RegularizationArgs {
     pub variant: Option<Variant>,
     /// L2 regularization strength λ (with neither --lambd nor --keep-prob, the seed's four
     /// configurations run: plain, L2, dropout, and both).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub lambd: Option<f64>,
     /// Probability of keeping a hidden unit in dropout (1 disables dropout).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub keep_prob: Option<f64>,
     /// Learning rate of gradient descent.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.3)]
     pub learning_rate: f64,
     /// Number of full-batch iterations.
     #[arg(long, default_value_t = 30000)]
@@ -192,7 +193,7 @@ pub struct RegularizationArgs {
 #[derive(Debug, Args, Clone, PartialEq)]
 pub struct GradcheckArgs {
     /// Step of the central differences.
-    #[arg(long, default_value_t = 1e-7)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 1e-7)]
     pub epsilon: f64,
     /// Seed of the N-D test case (`X`, `Y`, then the parameters, drawn with randn).
     #[arg(long, default_value_t = 1)]
@@ -248,7 +249,7 @@ pub struct OptimizationArgs {
     #[arg(long, value_enum, default_value_t = OutputKind::Softmax)]
     pub output: OutputKind,
     /// Learning rate (default: 0.1 for gd and momentum, 0.01 for adam; 0.0007 with sigmoid).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub learning_rate: Option<f64>,
     /// Number of epochs (default 1000; 10000 with sigmoid).
     #[arg(long)]
@@ -257,16 +258,16 @@ pub struct OptimizationArgs {
     #[arg(long, default_value_t = 64)]
     pub mini_batch_size: usize,
     /// Momentum coefficient β.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.9)]
     pub beta: f64,
     /// Adam's first-moment decay β₁.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.9)]
     pub beta1: f64,
     /// Adam's second-moment decay β₂.
-    #[arg(long, default_value_t = 0.999)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.999)]
     pub beta2: f64,
     /// Adam's ε, added to the square root of the second moment.
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 1e-8)]
     pub epsilon: f64,
     /// Seed of the moons data set.
     #[arg(long, default_value_t = 3)]
@@ -284,7 +285,7 @@ pub struct MnistArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Learning rate of mini-batch gradient descent.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.001)]
     pub learning_rate: f64,
     /// Number of epochs.
     #[arg(long, default_value_t = 100)]
@@ -307,7 +308,7 @@ pub struct BatchnormArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Learning rate for both networks (500 times the MNIST assignment's 0.001).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.5)]
     pub learning_rate: f64,
     /// Number of epochs.
     #[arg(long, default_value_t = 10)]

@@ -184,8 +184,17 @@ fn check_module_with<T: Float, M: Module<T> + ?Sized>(
         for (p, last) in params.iter().zip(written.iter_mut()) {
             let value = &given[p.name.as_str()];
             if *last != Some(value.id()) {
-                p.tensor.set_data(value);
+                assert!(
+                    value.shape() == p.tensor.shape(),
+                    "check_module: {} has shape {:?}, the value given has shape {:?}",
+                    p.name,
+                    p.tensor.shape(),
+                    value.shape()
+                );
+                // One copy, straight from the given buffer into the parameter's.
                 *last = Some(value.id());
+                let value = value.contiguous();
+                value.with_data(|v| p.tensor.update_data(|d| d.copy_from_slice(v)));
             }
         }
         drop(written);
