@@ -95,6 +95,8 @@ pub fn is_anomaly_enabled() -> bool {
 /// tensor looks like: a `min` of exactly 0 before a `log`, say.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TensorStats {
+    /// The tensor's name, if it has one (a parameter's full name, `encoder.l1.weight`).
+    pub name: Option<String>,
     /// The tensor's shape.
     pub shape: Vec<usize>,
     /// Smallest finite value.
@@ -117,6 +119,7 @@ impl TensorStats {
     /// Statistics of `t`'s values.
     pub fn of<T: Float>(t: &Tensor<T>) -> Self {
         let mut s = TensorStats {
+            name: t.name().map(|n| n.to_string()),
             shape: t.shape().to_vec(),
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
@@ -160,6 +163,9 @@ impl TensorStats {
 
 impl fmt::Display for TensorStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(name) = &self.name {
+            write!(f, "{name}, ")?;
+        }
         write!(
             f,
             "shape {:?}: min {:.4e}, max {:.4e}, mean {:.4e} over {} finite; {} NaN, {} +inf, {} -inf",

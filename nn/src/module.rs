@@ -633,4 +633,22 @@ mod tests {
         assert_eq!(m.unfreeze(""), 10);
         assert!(m.parameters().iter().all(|p| !p.is_frozen()));
     }
+
+    #[test]
+    fn an_anomaly_report_names_the_parameter() {
+        // W·x overflows to +inf in the matmul: anomaly mode stops there and names its input.
+        let enc = Encoder {
+            l1: Dense::from_parameters(Tensor::full(&[1, 2], 1e308), Tensor::zeros(&[1, 1])),
+            l2: Dense::from_parameters(Tensor::ones(&[1, 1]), Tensor::zeros(&[1, 1])),
+        };
+        enc.parameters();
+        let x = Tensor::<f64>::full(&[2, 1], 10.0);
+        let _guard = engine::anomaly::detect_anomaly(true);
+        let anomaly = engine::anomaly::catch_anomaly(|| enc.forward(&x)).unwrap_err();
+        let report = anomaly.to_string();
+        assert!(
+            report.contains("input 0: l1.weight, shape [1, 2]"),
+            "{report}"
+        );
+    }
 }

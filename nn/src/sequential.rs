@@ -215,6 +215,12 @@ mod tests {
             Box::new(Dense::from_parameters(w2, Tensor::full(&[1, 1], 0.5))),
         ]);
         let x = Tensor::<f64>::from_vec2(vec![vec![1.0, 0.0], vec![3.0, -1.0]]);
+        // The tensors carry the course's names from construction on (no listing needed).
+        let dot = net.forward(&x).to_dot();
+        assert!(
+            dot.contains("W1") && dot.contains("W2") && dot.contains("b2"),
+            "{dot}"
+        );
         // Z1 = [[-2, 1], [2, 0]], A1 = [[0, 1], [2, 0]], Z2 = [2.5, 1.5]
         let trace = net.forward_trace(&x);
         assert_eq!(trace.len(), 3);

@@ -178,7 +178,8 @@ pub struct ParamGroup {
     pub prefixes: Vec<String>,
     /// The group's learning rate is this times the optimizer's.
     pub learning_rate_factor: f64,
-    /// The group's weight decay (the optimizer's when `None`).
+    /// The group's weight decay (the optimizer's when `None`); as everywhere, it applies to
+    /// the group's weights ([`ParamKind::Weight`]) only.
     pub weight_decay: Option<f64>,
 }
 
