@@ -175,9 +175,8 @@ pub fn fit<M: Module<f64>>(
                      examples, two loss evaluations per component",
                     plan.name
                 );
-                let c = with_slow_notice(reporter_quiet(ctx), &what, || {
-                    check(update, model, checked)
-                });
+                let c =
+                    with_slow_notice(reporter_quiet(ctx), &what, || check(update, model, checked));
                 checks.extend(c.map(|mut c| {
                     c.examples = k;
                     c.batch_examples = batch_m;

@@ -34,7 +34,7 @@ fn bounded_checks_keep_the_course_runs_whole_and_cut_large_batches() {
 fn long_runs_keep_a_bounded_number_of_mean_costs() {
     let x = Tensor::<f64>::from_vec(vec![0.5, -1.0, 2.0], &[1, 3]);
     let y = Tensor::<f64>::from_vec(vec![1.0, 0.0, 1.0], &[1, 3]);
-    let mut model = Dense::from_parameters(Tensor::zeros(&[1, 1]), Tensor::zeros(&[1, 1]));
+    let model = Dense::from_parameters(Tensor::zeros(&[1, 1]), Tensor::zeros(&[1, 1]));
     let epochs = 3 * MEAN_POINTS as u64 + 5;
     let plan = Plan {
         name: "long".into(),
@@ -45,7 +45,7 @@ fn long_runs_keep_a_bounded_number_of_mean_costs() {
         epoch_cost: EpochCost::LastBatch,
     };
     let trained = fit(
-        &mut model,
+        &model,
         &mut Gd::new(0.01),
         &x,
         &y,

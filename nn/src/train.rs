@@ -391,10 +391,9 @@ mod tests {
     #[test]
     fn long_runs_keep_a_bounded_history() {
         let data = tiny();
-        let history =
-            Trainer::new(10_000).fit(&mut model(), &mut Gd::new(0.01), &data, |o, y, _| {
-                loss::mse(o, y)
-            });
+        let history = Trainer::new(10_000).fit(&model(), &mut Gd::new(0.01), &data, |o, y, _| {
+            loss::mse(o, y)
+        });
         let n = history.epochs.len();
         assert!(
             n <= DEFAULT_HISTORY_LIMIT + 1 && n > DEFAULT_HISTORY_LIMIT / 2,
@@ -410,14 +409,14 @@ mod tests {
         );
 
         let limited = Trainer::new(1000).history_limit(10).fit(
-            &mut model(),
+            &model(),
             &mut Gd::new(0.01),
             &data,
             |o, y, _| loss::mse(o, y),
         );
         assert!(limited.epochs.len() <= 11, "{}", limited.epochs.len());
         let full = Trainer::new(5000).full_history().fit(
-            &mut model(),
+            &model(),
             &mut Gd::new(0.01),
             &data,
             |o, y, _| loss::mse(o, y),
@@ -431,7 +430,7 @@ mod tests {
         let history = Trainer::new(100)
             .after_epoch(|_| epochs_seen += 1)
             .stop_if(|r| r.epoch == 6)
-            .fit(&mut model(), &mut Gd::new(0.01), &tiny(), |o, y, _| {
+            .fit(&model(), &mut Gd::new(0.01), &tiny(), |o, y, _| {
                 loss::mse(o, y)
             });
         assert_eq!(epochs_seen, 7);
