@@ -214,21 +214,25 @@ impl<T: Float> Tensor<T> {
     }
 
     /// 1 where `self > value`, else 0.
+    #[track_caller]
     pub fn gt_scalar(&self, value: T) -> Tensor<T> {
         self.gt(&Tensor::scalar(value))
     }
 
     /// 1 where `self < value`, else 0.
+    #[track_caller]
     pub fn lt_scalar(&self, value: T) -> Tensor<T> {
         self.lt(&Tensor::scalar(value))
     }
 
     /// 1 where `self >= value`, else 0.
+    #[track_caller]
     pub fn ge_scalar(&self, value: T) -> Tensor<T> {
         self.ge(&Tensor::scalar(value))
     }
 
     /// 1 where `self <= value`, else 0.
+    #[track_caller]
     pub fn le_scalar(&self, value: T) -> Tensor<T> {
         self.le(&Tensor::scalar(value))
     }
