@@ -187,6 +187,26 @@ pub(crate) fn softmax_axis<T: Float>(x: &Tensor<T>, axis: usize, log: bool) -> V
             for i in 0..inner {
                 let at = |k: usize| (o * n + k) * inner + i;
                 let max = (0..n).fold(T::neg_infinity(), |m, k| m.max(d[at(k)]));
+                if max == T::infinity() {
+                    // No finite shift exists: take the limit. One +inf takes all the mass; the
+                    // share among several is undefined (NaN), as is any slice holding a NaN.
+                    let infs = (0..n).filter(|&k| d[at(k)] == T::infinity()).count();
+                    let nan = (0..n).any(|k| d[at(k)].is_nan());
+                    let (all, none) = if log {
+                        (T::zero(), T::neg_infinity())
+                    } else {
+                        (T::one(), T::zero())
+                    };
+                    for k in 0..n {
+                        out[at(k)] = match (nan, d[at(k)] == T::infinity()) {
+                            (true, _) => T::nan(),
+                            (false, true) if infs == 1 => all,
+                            (false, true) => T::nan(),
+                            (false, false) => none,
+                        };
+                    }
+                    continue;
+                }
                 // A row of -inf (or an empty row) has no finite shift; use 0 to keep exp defined.
                 let shift = if max.is_finite() { max } else { T::zero() };
                 let mut sum = T::zero();
