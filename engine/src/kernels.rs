@@ -357,7 +357,7 @@ pub(crate) fn matmul<T: Float>(
         return vec![T::zero(); total];
     }
     // Left uninitialized: with beta = 0 gemm writes every element of C without reading it
-    // ("If β is zero, then C does not need to be initialized"; k = 0 writes zeros), which
+    // ("If β is zero, then C does not need to be initialized"), which
     // saves zeroing (and first-touching) the output before gemm overwrites it.
     let mut out: Vec<T> = Vec::with_capacity(total);
     if total == 0 {
@@ -418,7 +418,10 @@ pub(crate) fn matmul<T: Float>(
             c_offset += m * n;
         },
     );
-    assert_eq!(c_offset, total, "matmul: wrote {c_offset} of {total} elements");
+    assert_eq!(
+        c_offset, total,
+        "matmul: wrote {c_offset} of {total} elements"
+    );
     // SAFETY: the loop above ran gemm with beta = 0 on each of the `total / (m·n)` batches, in
     // order, covering `0..c_offset`, and `c_offset == total` (checked above), so all `total`
     // elements are initialized floats; `total <= capacity` as `out` was made with it.

@@ -404,7 +404,9 @@ mod tests {
         };
         assert!(reversed.fits_in(3));
         // Broadcast (zero-stride) dimensions reach nothing new.
-        let b = Layout::contiguous(&[3, 1]).broadcast_to(&[3, 1 << 40]).unwrap();
+        let b = Layout::contiguous(&[3, 1])
+            .broadcast_to(&[3, 1 << 40])
+            .unwrap();
         assert!(b.fits_in(3) && !b.fits_in(2));
         // Empty views only need their offset in range; wrapping shapes never fit.
         let empty = Layout::contiguous(&[0, 4]);

@@ -68,11 +68,16 @@ fn bce_with_logits_at_extremes<T: Float>() {
     // in f32 e^-100 is subnormal, so its log is near but not at -100), a right one exactly 0.
     let probs = row::<T>(&[1.0, 0.0]);
     assert_exact(&binary_cross_entropy(&probs, &y.narrow(1, 0, 2)), &[0.0]);
-    let wrong = binary_cross_entropy(&probs, &row::<T>(&[0.0, 1.0])).item().as_f64();
+    let wrong = binary_cross_entropy(&probs, &row::<T>(&[0.0, 1.0]))
+        .item()
+        .as_f64();
     let floor = -T::from_f64((-100f64).exp()).ln().as_f64();
     assert!((floor - 100.0).abs() < 0.1, "{floor}");
     // Two equal terms, summed and halved: exact up to one rounding of the sum.
-    assert!((wrong - floor).abs() <= 2.0 * T::epsilon().as_f64() * floor, "{wrong} vs {floor}");
+    assert!(
+        (wrong - floor).abs() <= 2.0 * T::epsilon().as_f64() * floor,
+        "{wrong} vs {floor}"
+    );
 }
 
 #[test]
@@ -118,23 +123,17 @@ fn softmax_cross_entropy_at_extremes<T: Float>() {
         let got = cost.item().as_f64();
         // The log of 2 and one division, each rounded once in T: within 2 ulp.
         let ulp = T::epsilon().as_f64() * expected;
-        assert!((got - expected).abs() <= 2.0 * ulp, "{name} {}: {got}", T::NAME);
+        assert!(
+            (got - expected).abs() <= 2.0 * ulp,
+            "{name} {}: {got}",
+            T::NAME
+        );
     }
     // Gradient: (softmax(z) - y) / m, which at the limits is exactly
     //   column 0: (1, 0, 0) - (1, 0, 0) = 0;  column 2: (0, 1/2, 1/2) - (0, 1, 0);
     //   column 3: (1, 0, 0) - (1, 0, 0) = 0.
     let third = |v: f64| (T::from_f64(v) / T::from_f64(3.0)).as_f64();
-    let expected = [
-        0.0,
-        0.0,
-        0.0,
-        0.0,
-        third(-0.5),
-        0.0,
-        0.0,
-        third(0.5),
-        0.0,
-    ];
+    let expected = [0.0, 0.0, 0.0, 0.0, third(-0.5), 0.0, 0.0, third(0.5), 0.0];
     for name in ["one-hot", "indices"] {
         let z = logits.requires_grad();
         let cost = if name == "one-hot" {

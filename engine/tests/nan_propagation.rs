@@ -15,7 +15,8 @@ fn assert_same<T: Float>(got: &Tensor<T>, expected: &[f64]) {
     let got = got.to_f64_vec();
     assert_eq!(got.len(), expected.len(), "{got:?} vs {expected:?}");
     for (g, e) in got.iter().zip(expected) {
-        let same = (g.is_nan() && e.is_nan()) || (g == e && g.is_sign_negative() == e.is_sign_negative());
+        let same =
+            (g.is_nan() && e.is_nan()) || (g == e && g.is_sign_negative() == e.is_sign_negative());
         assert!(same, "got {got:?}, expected {expected:?}");
     }
 }
@@ -56,7 +57,11 @@ fn other_activations<T: Float>() {
     let hi = T::from_f64(1.0);
     assert_same(&t::<T>(&x).clamp(lo, hi), &[NAN, -1.0, 1.0]);
     assert_same(&grad_of::<T>(&x, |v| v.clamp(lo, hi)), &[0.0, 0.0, 0.0]);
-    assert_same(&t::<T>(&x).sigmoid(), &[NAN, 1.0 / (1.0 + 2f64.exp()), 1.0 / (1.0 + (-3f64).exp())].map(|v| T::from_f64(v).as_f64()));
+    assert_same(
+        &t::<T>(&x).sigmoid(),
+        &[NAN, 1.0 / (1.0 + 2f64.exp()), 1.0 / (1.0 + (-3f64).exp())]
+            .map(|v| T::from_f64(v).as_f64()),
+    );
     assert_same(&t::<T>(&[NAN]).tanh(), &[NAN]);
 }
 
@@ -74,17 +79,35 @@ fn maximum_and_minimum<T: Float>() {
     assert_same(&a.minimum(&b), &[NAN, NAN, 1.0, 1.0, NAN]);
     // PyTorch's rule: the larger operand gets dy, ties split it, and at NaN both get it.
     for (op, ga, gb) in [
-        ("maximum", [1.0, 1.0, 1.0, 0.5, 1.0], [1.0, 1.0, 0.0, 0.5, 1.0]),
-        ("minimum", [1.0, 1.0, 0.0, 0.5, 1.0], [1.0, 1.0, 1.0, 0.5, 1.0]),
+        (
+            "maximum",
+            [1.0, 1.0, 1.0, 0.5, 1.0],
+            [1.0, 1.0, 0.0, 0.5, 1.0],
+        ),
+        (
+            "minimum",
+            [1.0, 1.0, 0.0, 0.5, 1.0],
+            [1.0, 1.0, 1.0, 0.5, 1.0],
+        ),
     ] {
         let (pa, pb) = (a.requires_grad(), b.requires_grad());
-        let y = if op == "maximum" { pa.maximum(&pb) } else { pa.minimum(&pb) };
+        let y = if op == "maximum" {
+            pa.maximum(&pb)
+        } else {
+            pa.minimum(&pb)
+        };
         y.sum().backward();
         assert_same(&pa.grad().unwrap(), &ga);
         assert_same(&pb.grad().unwrap(), &gb);
         // Forward mode: the tangent is da·mask_a + db·mask_b with the same masks.
         let (_, tangent) = engine::jvp(
-            |v| if op == "maximum" { v[0].maximum(&v[1]) } else { v[0].minimum(&v[1]) },
+            |v| {
+                if op == "maximum" {
+                    v[0].maximum(&v[1])
+                } else {
+                    v[0].minimum(&v[1])
+                }
+            },
             &[a.clone(), b.clone()],
             &[t::<T>(&[1.0; 5]), t::<T>(&[10.0; 5])],
         );
@@ -123,7 +146,10 @@ fn reductions<T: Float>() {
     // Sums, means and variances propagate NaN by arithmetic.
     assert_same(&x.sum(), &[NAN]);
     assert_same(&x.mean_axis(1, false), &[NAN, 5.0]);
-    assert_same(&x.var_axis(1, false, false), &[NAN, 2.0 / 3.0].map(|v| T::from_f64(v).as_f64()));
+    assert_same(
+        &x.var_axis(1, false, false),
+        &[NAN, 2.0 / 3.0].map(|v| T::from_f64(v).as_f64()),
+    );
 }
 
 #[test]
@@ -135,10 +161,7 @@ fn reductions_propagate_nan_f32_f64() {
 fn softmax_with_nan_and_inf<T: Float>() {
     let inf = f64::INFINITY;
     // Columns (axis 0): a NaN; one +inf; two +inf; a -inf.
-    let x = Tensor::<T>::from_f64_slice(
-        &[NAN, inf, inf, -inf, 0.0, 0.0, inf, 0.0],
-        &[2, 4],
-    );
+    let x = Tensor::<T>::from_f64_slice(&[NAN, inf, inf, -inf, 0.0, 0.0, inf, 0.0], &[2, 4]);
     assert_same(&x.softmax(0), &[NAN, 1.0, NAN, 0.0, NAN, 0.0, NAN, 1.0]);
     assert_same(
         &x.log_softmax(0),
@@ -162,11 +185,21 @@ fn comparisons_and_where<T: Float>() {
     let a = t::<T>(&[NAN, 1.0]);
     let one = t::<T>(&[1.0, 1.0]);
     // IEEE (and NumPy): every comparison with NaN is false.
-    for mask in [a.gt(&one), a.lt(&one), a.ge(&one), a.le(&one), a.eq_mask(&one)] {
+    for mask in [
+        a.gt(&one),
+        a.lt(&one),
+        a.ge(&one),
+        a.le(&one),
+        a.eq_mask(&one),
+    ] {
         assert_eq!(mask.to_f64_vec()[0], 0.0);
     }
     // A NaN mask selects `a` (NumPy's truthiness); the unselected NaN does not leak.
-    let chosen = Tensor::where_mask(&t::<T>(&[NAN, 0.0]), &t::<T>(&[5.0, NAN]), &t::<T>(&[7.0, 8.0]));
+    let chosen = Tensor::where_mask(
+        &t::<T>(&[NAN, 0.0]),
+        &t::<T>(&[5.0, NAN]),
+        &t::<T>(&[7.0, 8.0]),
+    );
     assert_same(&chosen, &[5.0, 8.0]);
 }
 
@@ -180,12 +213,16 @@ fn comparisons_and_where_with_nan_f32_f64() {
 /// and the weights' gradients are NaN; the other examples' outputs stay finite.
 fn mlp_with_a_nan_input<T: Float>() {
     let x = Tensor::<T>::from_f64_slice(&[0.5, NAN, -1.0, 2.0, 0.25, 1.5], &[2, 3]);
-    let w1 = Tensor::<T>::from_f64_slice(&[1.0, -1.0, 0.5, 2.0, -0.5, 0.25], &[3, 2]).requires_grad();
+    let w1 =
+        Tensor::<T>::from_f64_slice(&[1.0, -1.0, 0.5, 2.0, -0.5, 0.25], &[3, 2]).requires_grad();
     let b1 = Tensor::<T>::from_f64_slice(&[0.1, -0.2, 0.3], &[3, 1]).requires_grad();
     let w2 = Tensor::<T>::from_f64_slice(&[1.0, -2.0, 0.5], &[1, 3]).requires_grad();
     let out = w2.matmul(&(w1.matmul(&x) + &b1).relu()).sigmoid();
     let values = out.to_f64_vec();
-    assert!(values[1].is_nan(), "the NaN example's output is NaN: {values:?}");
+    assert!(
+        values[1].is_nan(),
+        "the NaN example's output is NaN: {values:?}"
+    );
     assert!(values[0].is_finite() && values[2].is_finite(), "{values:?}");
     let y = Tensor::<T>::from_f64_slice(&[1.0, 0.0, 1.0], &[1, 3]);
     let cost = engine::loss::mse(&out, &y);

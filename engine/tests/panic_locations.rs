@@ -203,7 +203,10 @@ fn losses_point_at_the_caller() {
     here!("binary_cross_entropy", binary_cross_entropy(&a, &b));
     here!("softmax_cross_entropy", softmax_cross_entropy(&a, &b, 0));
     let classes = [0, 1];
-    here!("softmax_cross_entropy_indices", softmax_cross_entropy_indices(&a, &classes));
+    here!(
+        "softmax_cross_entropy_indices",
+        softmax_cross_entropy_indices(&a, &classes)
+    );
     here!("gather", softmax_cross_entropy_indices(&a, &[0, 1, 7]));
     here!("mse", mse(&a, &b));
 }
@@ -211,16 +214,31 @@ fn losses_point_at_the_caller() {
 #[test]
 fn constructors_point_at_the_caller() {
     here!("from_vec", Tensor::<f64>::from_vec(vec![1.0; 5], &[2, 3]));
-    here!("from_vec", Tensor::<f64>::from_vec(vec![1.0; 2], &[3, usize::MAX / 3 + 1]));
-    here!("from_vec", Tensor::<f32>::from_f64_slice(&[1.0; 5], &[2, 3]));
+    here!(
+        "from_vec",
+        Tensor::<f64>::from_vec(vec![1.0; 2], &[3, usize::MAX / 3 + 1])
+    );
+    here!(
+        "from_vec",
+        Tensor::<f32>::from_f64_slice(&[1.0; 5], &[2, 3])
+    );
     here!("from_vec", Tensor::<f64>::parameter(vec![1.0; 5], &[2, 3]));
     here!("zeros", Tensor::<f64>::zeros(&[1 << 32, 1 << 32]));
     here!("ones", Tensor::<f32>::ones(&[1 << 32, 1 << 32]));
     here!("full", Tensor::<f64>::full(&[1 << 32, 1 << 32], 2.0));
-    here!("zeros", Tensor::zeros_like(&Tensor::<f64>::scalar(0.0).broadcast_to(&[1 << 62])));
+    here!(
+        "zeros",
+        Tensor::zeros_like(&Tensor::<f64>::scalar(0.0).broadcast_to(&[1 << 62]))
+    );
     here!("eye", Tensor::<f64>::eye(1 << 32));
     here!("arange", Tensor::<f64>::arange(0.0, 1.0, 0.0));
     here!("linspace", Tensor::<f64>::linspace(0.0, 1.0, usize::MAX));
-    here!("from_vec2", Tensor::<f64>::from_vec2(vec![vec![1.0], vec![]]));
-    here!("from_vec3", Tensor::<f64>::from_vec3(vec![vec![vec![1.0]], vec![]]));
+    here!(
+        "from_vec2",
+        Tensor::<f64>::from_vec2(vec![vec![1.0], vec![]])
+    );
+    here!(
+        "from_vec3",
+        Tensor::<f64>::from_vec3(vec![vec![vec![1.0]], vec![]])
+    );
 }

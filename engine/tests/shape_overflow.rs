@@ -61,13 +61,17 @@ fn wrapping_shapes_are_refused_by_constructors() {
     assert_refused("zeros", "[2305843009213693952]", || {
         Tensor::<f64>::zeros(&[1 << 61])
     });
-    assert_refused("arange", "inf", || Tensor::<f64>::arange(0.0, f64::INFINITY, 1.0));
+    assert_refused("arange", "inf", || {
+        Tensor::<f64>::arange(0.0, f64::INFINITY, 1.0)
+    });
 }
 
 #[test]
 fn wrapping_shapes_are_refused_by_views_and_shape_ops() {
     let pair = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2]);
-    assert_refused("reshape", "[3, 6148914691236517206]", || pair.reshape(&[3, B]));
+    assert_refused("reshape", "[3, 6148914691236517206]", || {
+        pair.reshape(&[3, B])
+    });
     let one = Tensor::<f64>::scalar(1.0);
     assert_refused("broadcast_to", "[3, 6148914691236517206]", || {
         one.broadcast_to(&[3, B])
@@ -83,7 +87,9 @@ fn wrapping_shapes_are_refused_by_views_and_shape_ops() {
     assert_refused("concat", "axis 0", || {
         Tensor::concat(&[&column, &column, &column, &column], 0)
     });
-    assert_refused("narrow", "18446744073709551615", || pair.narrow(0, usize::MAX, 2));
+    assert_refused("narrow", "18446744073709551615", || {
+        pair.narrow(0, usize::MAX, 2)
+    });
     let m = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2, 1]);
     assert_refused("index_add", "[2, 6148914691236517206]", || {
         m.index_add(1, &[0], B)
@@ -103,9 +109,11 @@ fn matmul_refuses_an_output_too_large_to_address() {
     let one = Tensor::<f64>::scalar(1.0);
     let column = one.broadcast_to(&[B, 1]);
     let row = one.broadcast_to(&[1, B]);
-    assert_refused("matmul", "[6148914691236517206, 6148914691236517206]", || {
-        column.matmul(&row)
-    });
+    assert_refused(
+        "matmul",
+        "[6148914691236517206, 6148914691236517206]",
+        || column.matmul(&row),
+    );
     // Batch dimensions count too: (B, 1, 1, 1) @ (3, 1, 1) broadcasts to B·3 batches.
     let a = one.broadcast_to(&[B, 1, 1, 1]);
     let b = one.broadcast_to(&[3, 1, 1]);
@@ -126,8 +134,9 @@ fn matmul_with_an_empty_inner_dimension_gives_zeros() {
 
 /// The sequence from the bug report, run in a child process so that a segmentation fault (what
 /// a release build of the old code did) fails this test instead of killing the test binary.
-/// The child is the ignored test below, run alone.
+/// The child is the ignored test below, run alone. (Miri cannot spawn processes.)
 #[test]
+#[cfg_attr(miri, ignore)]
 fn the_reported_segfault_is_a_clean_panic() {
     let exe = std::env::current_exe().expect("test binary path");
     let output = Command::new(exe)

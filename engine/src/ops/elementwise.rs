@@ -62,13 +62,17 @@ impl<T: Float> Tensor<T> {
     /// gradient there goes, whole, to both operands, as PyTorch's does.
     #[track_caller]
     pub fn maximum(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.binary(other, Op::Maximum, |a, b| {
-            if b > a || b.is_nan() {
-                b
-            } else {
-                a
-            }
-        })
+        self.binary(
+            other,
+            Op::Maximum,
+            |a, b| {
+                if b > a || b.is_nan() {
+                    b
+                } else {
+                    a
+                }
+            },
+        )
     }
 
     /// Elementwise minimum, broadcasting.
@@ -76,13 +80,17 @@ impl<T: Float> Tensor<T> {
     /// NaN: propagates, as NumPy's `np.minimum` (see [`Tensor::maximum`]).
     #[track_caller]
     pub fn minimum(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.binary(other, Op::Minimum, |a, b| {
-            if b < a || b.is_nan() {
-                b
-            } else {
-                a
-            }
-        })
+        self.binary(
+            other,
+            Op::Minimum,
+            |a, b| {
+                if b < a || b.is_nan() {
+                    b
+                } else {
+                    a
+                }
+            },
+        )
     }
 
     /// `-self`.

@@ -24,7 +24,9 @@ impl<T: Float> Tensor<T> {
         );
         // `let else`, not `unwrap_or_else`: a panic in a closure would report the closure's line.
         let Some(batch) = broadcast_shapes(&sa[..sa.len() - 2], &sb[..sb.len() - 2]) else {
-            panic!("matmul: batch dimensions of shapes {sa:?} and {sb:?} cannot be broadcast together")
+            panic!(
+                "matmul: batch dimensions of shapes {sa:?} and {sb:?} cannot be broadcast together"
+            )
         };
         let shape: Shape = batch.iter().copied().chain([m, n]).collect();
         numel_or_panic("matmul", &shape);
