@@ -23,7 +23,9 @@ trait RawGemm: Float {
 impl RawGemm for f32 {
     fn raw_gemm(n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
         let s = n as isize;
-        // SAFETY: the three slices hold n*n elements each, row-major, and `c` is distinct.
+        // SAFETY: gemm reads n*n elements of `a` and `b` and writes n*n of `c`, row-major
+        // (asserted), and `c` is a distinct `&mut` slice.
+        assert!(a.len() >= n * n && b.len() >= n * n && c.len() >= n * n);
         unsafe {
             matrixmultiply::sgemm(
                 n,
@@ -49,6 +51,7 @@ impl RawGemm for f64 {
     fn raw_gemm(n: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
         let s = n as isize;
         // SAFETY: as for f32.
+        assert!(a.len() >= n * n && b.len() >= n * n && c.len() >= n * n);
         unsafe {
             matrixmultiply::dgemm(
                 n,

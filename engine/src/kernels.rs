@@ -6,7 +6,7 @@
 //! bit-for-bit reproducible.
 
 use crate::layout::{
-    broadcast_shapes, for_each_offset2, for_each_run, for_each_run2, Layout, Shape,
+    broadcast_shapes, for_each_offset2, for_each_run, for_each_run2, numel_or_panic, Layout, Shape,
 };
 use crate::{Float, Tensor};
 
@@ -119,11 +119,19 @@ pub(crate) fn sum_to<T: Float>(storage: &[T], layout: &Layout, shape: &[usize]) 
     out
 }
 
-/// Broadcast shape of two operands, panicking with the operation's name and both shapes.
+/// Broadcast shape of two operands, panicking with the operation's name and both shapes when
+/// they are incompatible or their broadcast is too large to address.
 #[track_caller]
 pub(crate) fn broadcast_or_panic(op: &str, a: &[usize], b: &[usize]) -> Shape {
-    broadcast_shapes(a, b)
-        .unwrap_or_else(|| panic!("{op}: shapes {a:?} and {b:?} cannot be broadcast together"))
+    // `match`, not `unwrap_or_else`: a panic inside a closure reports the closure's line, here,
+    // instead of the caller's.
+    match broadcast_shapes(a, b) {
+        Some(shape) => {
+            numel_or_panic(op, &shape);
+            shape
+        }
+        None => panic!("{op}: shapes {a:?} and {b:?} cannot be broadcast together"),
+    }
 }
 
 /// Splits a shape around `axis` into (outer, axis length, inner) element counts.
@@ -179,6 +187,26 @@ pub(crate) fn softmax_axis<T: Float>(x: &Tensor<T>, axis: usize, log: bool) -> V
             for i in 0..inner {
                 let at = |k: usize| (o * n + k) * inner + i;
                 let max = (0..n).fold(T::neg_infinity(), |m, k| m.max(d[at(k)]));
+                if max == T::infinity() {
+                    // No finite shift exists: take the limit. One +inf takes all the mass; the
+                    // share among several is undefined (NaN), as is any slice holding a NaN.
+                    let infs = (0..n).filter(|&k| d[at(k)] == T::infinity()).count();
+                    let nan = (0..n).any(|k| d[at(k)].is_nan());
+                    let (all, none) = if log {
+                        (T::zero(), T::neg_infinity())
+                    } else {
+                        (T::one(), T::zero())
+                    };
+                    for k in 0..n {
+                        out[at(k)] = match (nan, d[at(k)] == T::infinity()) {
+                            (true, _) => T::nan(),
+                            (false, true) if infs == 1 => all,
+                            (false, true) => T::nan(),
+                            (false, false) => none,
+                        };
+                    }
+                    continue;
+                }
                 // A row of -inf (or an empty row) has no finite shift; use 0 to keep exp defined.
                 let shift = if max.is_finite() { max } else { T::zero() };
                 let mut sum = T::zero();
@@ -308,6 +336,11 @@ pub(crate) fn concat<T: Float>(parts: &[&Tensor<T>], axis: usize, out_shape: &[u
 /// Batched matrix product of `a (..., m, k)` and `b (..., k, n)` whose batch dimensions have
 /// already been broadcast to `batch`. Operands are read through their strides, so transposed or
 /// broadcast views go to `gemm` without a copy.
+///
+/// The caller has checked that the operands' shapes agree and that the output shape
+/// `(batch..., m, n)` is addressable; the operands' layouts lie inside their buffers (checked
+/// when every tensor is made, see `Tensor::from_parts`).
+#[track_caller]
 pub(crate) fn matmul<T: Float>(
     a: &Tensor<T>,
     b: &Tensor<T>,
@@ -316,9 +349,15 @@ pub(crate) fn matmul<T: Float>(
     k: usize,
     n: usize,
 ) -> Vec<T> {
-    let total = batch.iter().product::<usize>() * m * n;
+    let out_shape: Shape = batch.iter().copied().chain([m, n]).collect();
+    let total = numel_or_panic("matmul", &out_shape);
+    if k == 0 {
+        // An empty sum: zeros. Handled here so gemm is never handed pointers into empty operand
+        // buffers at batch offsets that may lie past their end.
+        return vec![T::zero(); total];
+    }
     // Left uninitialized: with beta = 0 gemm writes every element of C without reading it
-    // ("If β is zero, then C does not need to be initialized"; k = 0 writes zeros), which
+    // ("If β is zero, then C does not need to be initialized"), which
     // saves zeroing (and first-touching) the output before gemm overwrites it.
     let mut out: Vec<T> = Vec::with_capacity(total);
     if total == 0 {
@@ -335,6 +374,9 @@ pub(crate) fn matmul<T: Float>(
         .expect("checked by caller");
     let nb = batch.len();
     let (sa, sb) = (a.storage(), b.storage());
+    // Broadcasting only adds zero strides, so the stretched layouts reach exactly the positions
+    // the operands' own layouts do, which `Tensor::from_parts` checked lie in the buffers.
+    debug_assert!(la.fits_in(sa.len()) && lb.fits_in(sb.len()));
     let mut c_offset = 0usize;
     for_each_offset2(
         batch,
@@ -343,8 +385,15 @@ pub(crate) fn matmul<T: Float>(
         &lb.strides[..nb],
         lb.offset,
         |oa, ob| {
-            // SAFETY: the layouts were built from the operands' own shapes and strides, so every
-            // element gemm reads lies inside their buffers; `out` is a distinct, large enough buffer.
+            // SAFETY: what gemm reads, `a[oa + i·rsa + p·csa]` for i < m, p < k, and
+            // `b[ob + p·rsb + j·csb]` for p < k, j < n, are elements of the layouts `la` and `lb`
+            // (m, k, n >= 1 here: total > 0 and k > 0), which lie inside `sa` and `sb` (asserted
+            // above, guaranteed by `Tensor::from_parts`); `oa` and `ob` are such elements too, so
+            // the pointer offsets stay inside the buffers. gemm writes `out[c_offset + i·n + j]`
+            // for i < m, j < n: below `total`, the capacity of `out` (asserted next), a buffer
+            // distinct from the operands (a fresh Vec), as gemm requires. One comparison per
+            // batch: a real check, not a debug one.
+            assert!(c_offset + m * n <= out.capacity(), "matmul: output overrun");
             unsafe {
                 T::gemm(
                     m,
@@ -369,9 +418,13 @@ pub(crate) fn matmul<T: Float>(
             c_offset += m * n;
         },
     );
-    debug_assert_eq!(c_offset, total);
+    assert_eq!(
+        c_offset, total,
+        "matmul: wrote {c_offset} of {total} elements"
+    );
     // SAFETY: the loop above ran gemm with beta = 0 on each of the `total / (m·n)` batches, in
-    // order, so all `total` elements are initialized floats.
+    // order, covering `0..c_offset`, and `c_offset == total` (checked above), so all `total`
+    // elements are initialized floats; `total <= capacity` as `out` was made with it.
     unsafe { out.set_len(total) };
     out
 }

@@ -23,12 +23,62 @@ pub struct Layout {
     pub offset: usize,
 }
 
-/// Row-major strides of a dense tensor of this shape.
+/// Number of elements of `shape`, or `None` when the shape is too large to address.
+///
+/// A shape is addressable when the product of its dimensions, zeros counted as 1, is at most
+/// `isize::MAX`: then its element count fits a `usize`, its row-major strides fit an `isize`,
+/// and every offset a strided walk computes stays in range. Computed with checked arithmetic, so
+/// a product that wraps around (`[3, 6148914691236517206]` is 2 modulo 2^64) is refused rather
+/// than taken for a small tensor.
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    let mut extent = 1usize;
+    for &d in shape {
+        extent = extent.checked_mul(d.max(1))?;
+    }
+    if extent > isize::MAX as usize {
+        return None;
+    }
+    Some(if shape.contains(&0) { 0 } else { extent })
+}
+
+/// [`checked_numel`], panicking with the operation's name and the shape when it is too large.
+#[track_caller]
+pub(crate) fn numel_or_panic(op: &str, shape: &[usize]) -> usize {
+    match checked_numel(shape) {
+        Some(n) => n,
+        None => panic!(
+            "{op}: shape {shape:?} is too large (the product of its dimensions exceeds isize::MAX)"
+        ),
+    }
+}
+
+/// [`numel_or_panic`] for a shape that is about to be allocated densely: its bytes must also fit
+/// in `isize::MAX`, the most any buffer can hold.
+#[track_caller]
+pub(crate) fn alloc_numel_or_panic<T>(op: &str, shape: &[usize]) -> usize {
+    let n = numel_or_panic(op, shape);
+    let fits = n
+        .checked_mul(std::mem::size_of::<T>())
+        .is_some_and(|bytes| bytes <= isize::MAX as usize);
+    if !fits {
+        panic!(
+            "{op}: shape {shape:?} has {n} elements of {} bytes, more than a buffer can hold",
+            std::mem::size_of::<T>()
+        );
+    }
+    n
+}
+
+/// Row-major strides of a dense tensor of this shape. Panics if the shape is too large to
+/// address (see [`checked_numel`]).
+#[track_caller]
 pub fn contiguous_strides(shape: &[usize]) -> Strides {
+    numel_or_panic("contiguous_strides", shape);
     let mut strides: Strides = smallvec![0; shape.len()];
     let mut step = 1isize;
     for (s, &d) in strides.iter_mut().zip(shape).rev() {
         *s = step;
+        // Cannot overflow: the product of all `max(d, 1)` was just checked to fit an isize.
         step *= d.max(1) as isize;
     }
     strides
@@ -61,7 +111,9 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
 }
 
 impl Layout {
-    /// A dense row-major layout.
+    /// A dense row-major layout. Panics if the shape is too large to address (see
+    /// [`checked_numel`]).
+    #[track_caller]
     pub fn contiguous(shape: &[usize]) -> Self {
         Layout {
             shape: shape.into(),
@@ -71,8 +123,41 @@ impl Layout {
     }
 
     /// Number of elements.
+    ///
+    /// Panics if the shape is too large to address; every layout a tensor holds was checked
+    /// when the tensor was made (see [`Layout::fits_in`]), so this never fails for them.
+    #[track_caller]
     pub fn numel(&self) -> usize {
-        self.shape.iter().product()
+        numel_or_panic("numel", &self.shape)
+    }
+
+    /// Whether every element of this view lies inside a buffer of `len` elements: the shape is
+    /// addressable ([`checked_numel`]), and the lowest and highest positions the strides reach
+    /// from `offset` are within `0..len` (for an empty view, `offset <= len`). Computed with
+    /// checked arithmetic; kernels that read through raw pointers rely on it.
+    pub fn fits_in(&self, len: usize) -> bool {
+        let Some(n) = checked_numel(&self.shape) else {
+            return false;
+        };
+        if self.shape.len() != self.strides.len() || self.offset > isize::MAX as usize {
+            return false;
+        }
+        if n == 0 {
+            return self.offset <= len;
+        }
+        let (mut low, mut high) = (self.offset as isize, self.offset as isize);
+        for (&d, &s) in self.shape.iter().zip(&self.strides) {
+            // d >= 1 here; the walk moves (d - 1)·s from its start along this dimension.
+            let Some(reach) = (d as isize - 1).checked_mul(s) else {
+                return false;
+            };
+            let bound = if reach < 0 { &mut low } else { &mut high };
+            match bound.checked_add(reach) {
+                Some(b) => *bound = b,
+                None => return false,
+            }
+        }
+        low >= 0 && (high as usize) < len
     }
 
     /// Whether the elements are dense and in row-major order (size-1 dimensions ignored), so the
@@ -280,6 +365,58 @@ mod tests {
         assert_eq!(broadcast_shapes(&[5], &[2, 1]).unwrap().as_slice(), &[2, 5]);
         assert_eq!(broadcast_shapes(&[], &[2, 3]).unwrap().as_slice(), &[2, 3]);
         assert!(broadcast_shapes(&[3], &[4]).is_none());
+    }
+
+    #[test]
+    fn checked_numel_refuses_wrapping_products() {
+        assert_eq!(checked_numel(&[2, 3, 4]), Some(24));
+        assert_eq!(checked_numel(&[]), Some(1));
+        assert_eq!(checked_numel(&[0, 5]), Some(0));
+        // 3 · 6148914691236517206 is 2 modulo 2^64; (2^32)² is 0.
+        assert_eq!(checked_numel(&[3, 6148914691236517206]), None);
+        assert_eq!(checked_numel(&[1 << 32, 1 << 32]), None);
+        // Fits a usize but not an isize: strides could not address it.
+        assert_eq!(checked_numel(&[1 << 63]), None);
+        assert_eq!(checked_numel(&[1 << 62]), Some(1 << 62));
+        // An empty tensor must still have addressable strides.
+        assert_eq!(checked_numel(&[0, 1 << 63]), None);
+    }
+
+    #[test]
+    fn fits_in_bounds_every_position_a_layout_reaches() {
+        let dense = Layout::contiguous(&[2, 3]);
+        assert!(dense.fits_in(6) && !dense.fits_in(5));
+        let t = dense.permute(&[1, 0]);
+        assert!(t.fits_in(6) && !t.fits_in(5));
+        // Narrowed to the last column: positions 2 and 5.
+        let last = dense.narrow(1, 2, 1);
+        assert!(last.fits_in(6) && !last.fits_in(5));
+        // Negative strides reaching below 0 are refused.
+        let backwards = Layout {
+            shape: smallvec![3],
+            strides: smallvec![-1],
+            offset: 1,
+        };
+        assert!(!backwards.fits_in(10));
+        let reversed = Layout {
+            offset: 2,
+            ..backwards.clone()
+        };
+        assert!(reversed.fits_in(3));
+        // Broadcast (zero-stride) dimensions reach nothing new.
+        let b = Layout::contiguous(&[3, 1])
+            .broadcast_to(&[3, 1 << 40])
+            .unwrap();
+        assert!(b.fits_in(3) && !b.fits_in(2));
+        // Empty views only need their offset in range; wrapping shapes never fit.
+        let empty = Layout::contiguous(&[0, 4]);
+        assert!(empty.fits_in(0));
+        let huge = Layout {
+            shape: smallvec![3, 6148914691236517206],
+            strides: smallvec![0, 0],
+            offset: 0,
+        };
+        assert!(!huge.fits_in(usize::MAX));
     }
 
     #[test]

@@ -40,3 +40,28 @@ pub use autograd::tangent::{hessian, jacobian, jvp};
 pub use autograd::{backward, backward_with, grad, grad_with, no_grad, BackwardOptions};
 pub use float::Float;
 pub use tensor::Tensor;
+
+/// The test command (`cargo test --workspace --release`) must run with overflow checks and
+/// debug assertions: the workspace's Cargo.toml turns both on for its own crates in the
+/// `release` profile, the one that command uses. These fail if that setting is lost.
+#[cfg(test)]
+mod build_checks {
+    #[test]
+    fn debug_assertions_are_on() {
+        let caught = std::panic::catch_unwind(|| debug_assert!(std::hint::black_box(false)));
+        assert!(
+            caught.is_err(),
+            "debug_assert! did not fire: engine was built without debug assertions"
+        );
+    }
+
+    #[test]
+    fn overflow_checks_are_on() {
+        let max = std::hint::black_box(usize::MAX);
+        let caught = std::panic::catch_unwind(|| max + std::hint::black_box(1));
+        assert!(
+            caught.is_err(),
+            "usize::MAX + 1 wrapped around: engine was built without overflow checks"
+        );
+    }
+}

@@ -9,6 +9,11 @@ impl<T: Float> Tensor<T> {
     /// Elementwise binary cross-entropy of logits `self` against targets in `[0, 1]`:
     /// `max(z, 0) - z·y + log(1 + e^-|z|)`, which equals `-(y log σ(z) + (1-y) log(1-σ(z)))`
     /// and never overflows. Its gradient with respect to `z` is `σ(z) - y`.
+    ///
+    /// Infinite logits give the limit: `z = +inf` costs `(1-y)·inf`, so exactly 0 for `y = 1`
+    /// (the formula would give `inf - inf`), and `z = -inf` costs `y·inf`, 0 for `y = 0`; the
+    /// gradient `σ(±inf) - y` is exact. Large finite logits need nothing special (`z - z·y`
+    /// cancels exactly for `y = 1`). NaN logits or targets give NaN.
     #[track_caller]
     pub fn bce_with_logits(&self, targets: &Tensor<T>) -> Tensor<T> {
         assert!(
@@ -22,7 +27,20 @@ impl<T: Float> Tensor<T> {
         let data = z
             .iter()
             .zip(&y)
-            .map(|(&z, &y)| z.max(T::zero()) - z * y + (-z.abs()).exp().ln_1p())
+            .map(|(&z, &y)| {
+                if z.is_infinite() {
+                    // The cost's limit: the weight of the log that diverges, times inf, and
+                    // 0 (not 0·inf) when that weight is 0.
+                    let weight = if z > T::zero() { T::one() - y } else { y };
+                    if weight == T::zero() {
+                        T::zero()
+                    } else {
+                        weight * T::infinity()
+                    }
+                } else {
+                    z.max(T::zero()) - z * y + (-z.abs()).exp().ln_1p()
+                }
+            })
             .collect();
         record(Op::BceWithLogits, &[self, targets], data, self.shape())
     }
@@ -72,6 +90,11 @@ pub fn binary_cross_entropy<T: Float>(probs: &Tensor<T>, targets: &Tensor<T>) ->
 
 /// Mean softmax cross-entropy from logits `(classes, m)` against one-hot targets of the same
 /// shape, with classes along `axis` (0 in the course's layout): `-1/m Σ y ⊙ log softmax(z)`.
+///
+/// Terms with target 0 count 0 even where `log softmax(z)` is `-inf` (a `-inf` logit, or a
+/// `+inf` one elsewhere in the column), the convention `0·log 0 = 0` that makes the exact
+/// cost finite there; the gradient is then `softmax(z) - y`'s limit. On finite logits the
+/// result is the plain formula's, bit for bit.
 #[track_caller]
 pub fn softmax_cross_entropy<T: Float>(
     logits: &Tensor<T>,
@@ -84,7 +107,12 @@ pub fn softmax_cross_entropy<T: Float>(
         logits.shape(),
         one_hot.shape()
     );
-    let per_example = -(one_hot * logits.log_softmax(axis as isize)).sum_axis(axis, false);
+    let terms = one_hot * logits.log_softmax(axis as isize);
+    // Where y = 0 the term is 0 (y·log p is ±0 or NaN there, and a sum of ±0 starting from +0
+    // is what the plain formula gives on finite logits).
+    let absent = one_hot.eq_mask(&Tensor::scalar(T::zero()));
+    let terms = Tensor::where_mask(&absent, &Tensor::scalar(T::zero()), &terms);
+    let per_example = -terms.sum_axis(axis, false);
     per_example.mean()
 }
 

@@ -64,15 +64,17 @@ impl Sampler for rand::rngs::StdRng {
 
 impl<T: Float> Tensor<T> {
     /// Uniform draws in `[0, 1)` from `sampler`, filled in row-major order (NumPy's order).
+    #[track_caller]
     pub fn sample_uniform<S: Sampler + ?Sized>(shape: &[usize], sampler: &mut S) -> Self {
-        let n = shape.iter().product();
+        let n = crate::layout::alloc_numel_or_panic::<T>("sample_uniform", shape);
         let data = (0..n).map(|_| T::from_f64(sampler.uniform())).collect();
         Tensor::from_vec(data, shape)
     }
 
     /// Standard normal draws from `sampler`, filled in row-major order (NumPy's order).
+    #[track_caller]
     pub fn sample_normal<S: Sampler + ?Sized>(shape: &[usize], sampler: &mut S) -> Self {
-        let n = shape.iter().product();
+        let n = crate::layout::alloc_numel_or_panic::<T>("sample_normal", shape);
         let data = (0..n)
             .map(|_| T::from_f64(sampler.standard_normal()))
             .collect();

@@ -15,7 +15,7 @@ use rand_distr::{Distribution, StandardNormal, StandardUniform};
 
 use crate::autograd::hooks::PostAccumulateHook;
 use crate::autograd::{GradHook, Node};
-use crate::layout::{Layout, Shape};
+use crate::layout::{alloc_numel_or_panic, numel_or_panic, Layout, Shape};
 use crate::Float;
 
 /// Unique identity of a tensor handle's target, used to key gradients during backward.
@@ -53,7 +53,19 @@ impl<T: Float> Clone for Tensor<T> {
 }
 
 impl<T: Float> Tensor<T> {
+    /// The one place a tensor is made. It checks (cheaply, in O(ndim)) that the layout lies
+    /// inside the buffer, the invariant every kernel relies on, `matmul`'s raw-pointer gemm
+    /// included: no later operation on this tensor can read outside its buffer.
+    #[track_caller]
     pub(crate) fn from_parts(storage: Arc<Vec<T>>, layout: Layout, node: Option<Node<T>>) -> Self {
+        assert!(
+            layout.fits_in(storage.len()),
+            "tensor: shape {:?} with strides {:?} at offset {} does not fit a buffer of {} elements",
+            layout.shape,
+            layout.strides,
+            layout.offset,
+            storage.len()
+        );
         let requires_grad = node.is_some();
         Tensor(Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -71,6 +83,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A dense constant tensor owning `data`.
+    #[track_caller]
     pub(crate) fn dense(data: Vec<T>, shape: &[usize]) -> Self {
         Self::from_parts(Arc::new(data), Layout::contiguous(shape), None)
     }
@@ -80,7 +93,7 @@ impl<T: Float> Tensor<T> {
     /// Builds a tensor from row-major `data`; panics if the length does not match the shape.
     #[track_caller]
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
-        let n: usize = shape.iter().product();
+        let n = numel_or_panic("from_vec", shape);
         assert!(
             data.len() == n,
             "from_vec: {} elements cannot have shape {:?} ({} elements)",
@@ -98,38 +111,52 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A 0-dimensional tensor holding one value.
+    #[track_caller]
     pub fn scalar(value: T) -> Self {
         Self::dense(vec![value], &[])
     }
 
-    /// All zeros.
+    /// All zeros. Panics, naming the shape, if it is too large to allocate (the product of
+    /// the dimensions is computed with checked arithmetic and never wraps around).
+    #[track_caller]
     pub fn zeros(shape: &[usize]) -> Self {
-        Self::full(shape, T::zero())
+        Self::full_named("zeros", shape, T::zero())
     }
 
-    /// All ones.
+    /// All ones (panics as [`Tensor::zeros`]).
+    #[track_caller]
     pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, T::one())
+        Self::full_named("ones", shape, T::one())
     }
 
-    /// Every element equal to `value`.
+    /// Every element equal to `value` (panics as [`Tensor::zeros`]).
+    #[track_caller]
     pub fn full(shape: &[usize], value: T) -> Self {
-        Self::dense(vec![value; shape.iter().product()], shape)
+        Self::full_named("full", shape, value)
+    }
+
+    #[track_caller]
+    fn full_named(op: &str, shape: &[usize], value: T) -> Self {
+        let n = alloc_numel_or_panic::<T>(op, shape);
+        Self::dense(vec![value; n], shape)
     }
 
     /// Zeros with the shape of `other`.
+    #[track_caller]
     pub fn zeros_like(other: &Tensor<T>) -> Self {
         Self::zeros(other.shape())
     }
 
     /// Ones with the shape of `other`.
+    #[track_caller]
     pub fn ones_like(other: &Tensor<T>) -> Self {
         Self::ones(other.shape())
     }
 
     /// The `n×n` identity matrix.
+    #[track_caller]
     pub fn eye(n: usize) -> Self {
-        let mut data = vec![T::zero(); n * n];
+        let mut data = vec![T::zero(); alloc_numel_or_panic::<T>("eye", &[n, n])];
         for i in 0..n {
             data[i * n + i] = T::one();
         }
@@ -140,7 +167,12 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn arange(start: T, end: T, step: T) -> Self {
         assert!(step != T::zero(), "arange: step must be non-zero");
-        let count = ((end - start) / step).ceil().as_f64().max(0.0) as usize;
+        let count = ((end - start) / step).ceil().as_f64();
+        assert!(
+            !count.is_nan() && count < isize::MAX as f64,
+            "arange: cannot make {count} elements from {start} to {end} by {step}"
+        );
+        let count = alloc_numel_or_panic::<T>("arange", &[count.max(0.0) as usize]);
         let data: Vec<T> = (0..count)
             .map(|i| start + T::from_f64(i as f64) * step)
             .collect();
@@ -149,7 +181,9 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `n` evenly spaced values from `start` to `end` inclusive, as NumPy's `linspace`.
+    #[track_caller]
     pub fn linspace(start: T, end: T, n: usize) -> Self {
+        alloc_numel_or_panic::<T>("linspace", &[n]);
         let data: Vec<T> = match n {
             0 => vec![],
             1 => vec![start],
@@ -170,20 +204,22 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Uniform samples in `[0, 1)` drawn from `rng`, in row-major order.
+    #[track_caller]
     pub fn rand<R: Rng + ?Sized>(shape: &[usize], rng: &mut R) -> Self
     where
         StandardUniform: Distribution<T>,
     {
-        let n = shape.iter().product();
+        let n = alloc_numel_or_panic::<T>("rand", shape);
         Self::dense((0..n).map(|_| rng.sample(StandardUniform)).collect(), shape)
     }
 
     /// Standard normal samples drawn from `rng`, in row-major order.
+    #[track_caller]
     pub fn randn<R: Rng + ?Sized>(shape: &[usize], rng: &mut R) -> Self
     where
         StandardNormal: Distribution<T>,
     {
-        let n = shape.iter().product();
+        let n = alloc_numel_or_panic::<T>("randn", shape);
         Self::dense((0..n).map(|_| rng.sample(StandardNormal)).collect(), shape)
     }
 
@@ -217,6 +253,7 @@ impl<T: Float> Tensor<T> {
     // ----- leaves and gradients -------------------------------------------------------------
 
     /// A leaf that requires gradients (a parameter), holding a copy of this tensor's values.
+    #[track_caller]
     pub fn requires_grad(&self) -> Self {
         let t = Self::from_parts(
             Arc::new(self.to_vec()),

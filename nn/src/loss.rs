@@ -193,4 +193,33 @@ mod tests {
         assert!((bce_with_logits(&logits, &labels).item() - expected).abs() < 1e-15);
         assert_eq!(mse(&logits, &labels).item(), 5.0);
     }
+
+    /// The training losses at infinite logits give the exact limits (0 where the prediction is
+    /// certain and right, inf where it is certain and wrong), not `inf - inf = NaN`, in f32
+    /// and f64; the gradients `(σ(z) - y)/m` and `(softmax(z) - y)/m` are exactly 0 there.
+    fn losses_at_infinite_logits<T: Float>() {
+        let inf = f64::INFINITY;
+        let z = Tensor::<T>::from_f64_slice(&[inf, -inf], &[1, 2]).requires_grad();
+        let y = Tensor::<T>::from_f64_slice(&[1.0, 0.0], &[1, 2]);
+        let cost = bce_with_logits(&z, &y);
+        assert_eq!(cost.item().as_f64(), 0.0);
+        cost.backward();
+        assert_eq!(z.grad().unwrap().to_f64_vec(), [0.0, 0.0]);
+        let wrong = Tensor::<T>::from_f64_slice(&[0.0, 1.0], &[1, 2]);
+        assert_eq!(bce_with_logits(&z, &wrong).item().as_f64(), inf);
+        // Classes along axis 0: the first example is certain of class 0, the second has a
+        // -inf logit for the class it is not.
+        let z = Tensor::<T>::from_f64_slice(&[inf, -inf, 0.0, 0.0], &[2, 2]).requires_grad();
+        let y = Tensor::<T>::from_f64_slice(&[1.0, 0.0, 0.0, 1.0], &[2, 2]);
+        let cost = softmax_cross_entropy(&z, &y);
+        assert_eq!(cost.item().as_f64(), 0.0);
+        cost.backward();
+        assert_eq!(z.grad().unwrap().to_f64_vec(), [0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn losses_at_infinite_logits_f32_f64() {
+        losses_at_infinite_logits::<f32>();
+        losses_at_infinite_logits::<f64>();
+    }
 }

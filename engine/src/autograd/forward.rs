@@ -12,7 +12,7 @@
 //! engine operations and cites its formula; piecewise rules make the same choices at kinks and
 //! ties as their reverse counterparts, so forward and reverse mode agree exactly there too.
 
-use crate::autograd::rules::Op;
+use crate::autograd::rules::{not_le_zero, not_less_half_ties, Op};
 use crate::autograd::{grad, set_grad_enabled, BackwardOptions};
 use crate::{Float, Tensor};
 
@@ -58,12 +58,12 @@ pub fn jvp_rule<T: Float>(
         // d(a^b) = b·a^(b−1)·da + a^b·ln(a)·db
         Op::Pow => binary(&|da| da * b * a.pow(&(b - c(1.0))), &|db| db * y * a.log()),
         // d max(a, b): the larger operand's tangent; ties take the mean of both.
-        Op::Maximum => binary(&|da| da * (a.gt(b) + a.eq_mask(b) * c(0.5)), &|db| {
-            db * (b.gt(a) + a.eq_mask(b) * c(0.5))
+        Op::Maximum => binary(&|da| da * not_less_half_ties(a, b), &|db| {
+            db * not_less_half_ties(b, a)
         }),
         // d min(a, b): the smaller operand's tangent; ties take the mean of both.
-        Op::Minimum => binary(&|da| da * (a.lt(b) + a.eq_mask(b) * c(0.5)), &|db| {
-            db * (b.lt(a) + a.eq_mask(b) * c(0.5))
+        Op::Minimum => binary(&|da| da * not_less_half_ties(b, a), &|db| {
+            db * not_less_half_ties(a, b)
         }),
         // d(−x) = −dx
         Op::Neg => unary(&|dx| -dx),
@@ -84,7 +84,7 @@ pub fn jvp_rule<T: Float>(
         // d cos x = −sin x dx
         Op::Cos => unary(&|dx| -(dx * x.sin())),
         // d relu(x) = [x > 0] dx
-        Op::Relu => unary(&|dx| dx * x.gt_scalar(T::zero())),
+        Op::Relu => unary(&|dx| dx * not_le_zero(x)),
         // d leaky_relu(x) = ([x > 0] + slope·[x ≤ 0]) dx
         Op::LeakyRelu(slope) => unary(&|dx| {
             let pos = x.gt_scalar(T::zero());

@@ -277,13 +277,15 @@ pub fn backward_rule<T: Float>(
         Op::Pow => binary(&|a, b| g * b * a.pow(&(b - c(1.0))), &|a, _| {
             g * y * a.log()
         }),
-        // d max(a, b) goes to the larger operand; ties split it evenly.
-        Op::Maximum => binary(&|a, b| g * (a.gt(b) + a.eq_mask(b) * c(0.5)), &|a, b| {
-            g * (b.gt(a) + a.eq_mask(b) * c(0.5))
+        // d max(a, b) goes to the larger operand; ties split it evenly. The masks are
+        // [not a < b] - [a = b]/2, which is [a > b] + [a = b]/2 except where an operand is NaN:
+        // there both operands get all of dy, as PyTorch's maximum rule gives.
+        Op::Maximum => binary(&|a, b| g * not_less_half_ties(a, b), &|a, b| {
+            g * not_less_half_ties(b, a)
         }),
-        // d min(a, b) goes to the smaller operand; ties split it evenly.
-        Op::Minimum => binary(&|a, b| g * (a.lt(b) + a.eq_mask(b) * c(0.5)), &|a, b| {
-            g * (b.lt(a) + a.eq_mask(b) * c(0.5))
+        // d min(a, b) goes to the smaller operand; ties split it evenly (NaN: as maximum).
+        Op::Minimum => binary(&|a, b| g * not_less_half_ties(b, a), &|a, b| {
+            g * not_less_half_ties(a, b)
         }),
         // d(-x) = -dx
         Op::Neg => unary(&|_| -g),
@@ -303,8 +305,10 @@ pub fn backward_rule<T: Float>(
         Op::Sin => unary(&|x| g * x.cos()),
         // d cos x = -sin x dx
         Op::Cos => unary(&|x| -(g * x.sin())),
-        // d relu(x) = [x > 0] dx (the course's relu_backward: dZ[Z <= 0] = 0)
-        Op::Relu => unary(&|x| g * x.gt_scalar(T::zero())),
+        // d relu(x) = [x > 0] dx, written as the course's relu_backward, dZ[Z <= 0] = 0, i.e.
+        // [not x <= 0]: the same for every number, and at NaN it passes dy on, as that code
+        // and PyTorch's threshold_backward do.
+        Op::Relu => unary(&|x| g * not_le_zero(x)),
         // d leaky_relu(x) = ([x > 0] + slope·[x <= 0]) dx
         Op::LeakyRelu(slope) => unary(&|x| {
             let pos = x.gt_scalar(T::zero());
@@ -399,6 +403,17 @@ pub fn backward_rule<T: Float>(
         Op::BceWithLogits => binary(&|z, t| g * (z.sigmoid() - t), &|z, _| -(g * z)),
         Op::Custom(custom) => custom.backward(inputs, y, g),
     }
+}
+
+/// The constant mask `[not a < b] - [a = b]/2`: 1 where `a > b`, 1/2 on ties, 0 where `a < b`,
+/// and 1 where either is NaN (the gradient mask of `maximum` for `a`).
+pub(crate) fn not_less_half_ties<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
+    -a.lt(b) + T::one() - a.eq_mask(b) * T::from_f64(0.5)
+}
+
+/// The constant mask `[not x <= 0]`: `[x > 0]`, and 1 at NaN (relu's gradient mask).
+pub(crate) fn not_le_zero<T: Float>(x: &Tensor<T>) -> Tensor<T> {
+    -x.le_scalar(T::zero()) + T::one()
 }
 
 /// Re-inserts a reduced axis (size 1) into `g` so it broadcasts against the reduction's input.

@@ -254,7 +254,9 @@ fn checked_backward<T: Float>(
 pub enum FirstUseCheck {
     /// Never (the default).
     Off,
-    /// In builds with `debug_assertions` (`cargo build`, `cargo test`), not in release builds.
+    /// In builds of `engine` with `debug_assertions`: `cargo build`, `cargo test`, and this
+    /// workspace's release profile, which keeps them on for its own crates; not in release
+    /// builds of crates that depend on `engine`, unless their profile turns them on.
     DebugBuilds,
     /// In every build.
     Always,

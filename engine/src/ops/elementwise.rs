@@ -56,15 +56,41 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Elementwise maximum, broadcasting.
+    ///
+    /// NaN: propagates, as NumPy's `np.maximum`: where either operand is NaN the result is
+    /// that NaN (use a comparison and [`Tensor::where_mask`] to ignore NaNs instead). Its
+    /// gradient there goes, whole, to both operands, as PyTorch's does.
     #[track_caller]
     pub fn maximum(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.binary(other, Op::Maximum, |a, b| if b > a { b } else { a })
+        self.binary(
+            other,
+            Op::Maximum,
+            |a, b| {
+                if b > a || b.is_nan() {
+                    b
+                } else {
+                    a
+                }
+            },
+        )
     }
 
     /// Elementwise minimum, broadcasting.
+    ///
+    /// NaN: propagates, as NumPy's `np.minimum` (see [`Tensor::maximum`]).
     #[track_caller]
     pub fn minimum(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.binary(other, Op::Minimum, |a, b| if b < a { b } else { a })
+        self.binary(
+            other,
+            Op::Minimum,
+            |a, b| {
+                if b < a || b.is_nan() {
+                    b
+                } else {
+                    a
+                }
+            },
+        )
     }
 
     /// `-self`.
@@ -92,6 +118,9 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Absolute value.
+    ///
+    /// NaN: `|NaN|` is NaN. The gradient is `sign(x)·dy` with `sign(NaN) = 0`, as PyTorch's
+    /// (the value is NaN, so whatever follows is NaN anyway).
     #[track_caller]
     pub fn abs(&self) -> Tensor<T> {
         self.unary(Op::Abs, T::abs)
@@ -122,12 +151,20 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `max(self, 0)`.
+    ///
+    /// NaN: `relu(NaN)` is NaN, as NumPy's `np.maximum(Z, 0)` and PyTorch give. The gradient
+    /// mask is `[not x <= 0]`, the course's `dZ[Z <= 0] = 0`: it is `[x > 0]` for every number
+    /// (0 at `x = 0`) and passes the gradient on at NaN, as PyTorch does.
     #[track_caller]
     pub fn relu(&self) -> Tensor<T> {
-        self.unary(Op::Relu, |x| if x > T::zero() { x } else { T::zero() })
+        // `x <= 0`, not `!(x > 0)`: NaN is neither, and falls through to itself.
+        self.unary(Op::Relu, |x| if x <= T::zero() { T::zero() } else { x })
     }
 
     /// `x` where positive, `slope·x` elsewhere.
+    ///
+    /// NaN: `slope·NaN` is NaN, so NaN propagates; the gradient at NaN is `slope·dy`, as
+    /// PyTorch's.
     #[track_caller]
     pub fn leaky_relu(&self, slope: T) -> Tensor<T> {
         self.unary(Op::LeakyRelu(slope), move |x| {
@@ -154,9 +191,15 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Limits every element to `[lo, hi]`.
+    ///
+    /// NaN: a NaN element stays NaN, as NumPy's `np.clip`; its gradient is 0, as PyTorch's
+    /// (`[lo <= x <= hi]` is false). NaN bounds are refused.
     #[track_caller]
     pub fn clamp(&self, lo: T, hi: T) -> Tensor<T> {
-        assert!(lo <= hi, "clamp: lower bound {lo} exceeds upper bound {hi}");
+        assert!(
+            lo <= hi,
+            "clamp: bounds must be ordered numbers, got lower {lo} and upper {hi}"
+        );
         self.unary(Op::Clamp(lo, hi), move |x| {
             if x < lo {
                 lo
@@ -169,6 +212,8 @@ impl<T: Float> Tensor<T> {
     }
 
     // ----- comparisons: constant masks, never recorded ----------------------------------------
+    // NaN compares false with everything (IEEE 754, as NumPy): `gt`, `lt`, `ge`, `le` and
+    // `eq_mask` give 0 wherever an operand is NaN.
 
     #[track_caller]
     fn compare(&self, other: &Tensor<T>, name: &str, f: impl Fn(T, T) -> bool) -> Tensor<T> {
@@ -214,27 +259,32 @@ impl<T: Float> Tensor<T> {
     }
 
     /// 1 where `self > value`, else 0.
+    #[track_caller]
     pub fn gt_scalar(&self, value: T) -> Tensor<T> {
         self.gt(&Tensor::scalar(value))
     }
 
     /// 1 where `self < value`, else 0.
+    #[track_caller]
     pub fn lt_scalar(&self, value: T) -> Tensor<T> {
         self.lt(&Tensor::scalar(value))
     }
 
     /// 1 where `self >= value`, else 0.
+    #[track_caller]
     pub fn ge_scalar(&self, value: T) -> Tensor<T> {
         self.ge(&Tensor::scalar(value))
     }
 
     /// 1 where `self <= value`, else 0.
+    #[track_caller]
     pub fn le_scalar(&self, value: T) -> Tensor<T> {
         self.le(&Tensor::scalar(value))
     }
 
     /// `mask ? a : b` elementwise, with all three broadcast together. `mask` is a constant
-    /// (nonzero selects `a`); gradients flow to `a` and `b` only.
+    /// (nonzero selects `a`, so a NaN mask selects `a`, as NumPy's truthiness); gradients flow
+    /// to `a` and `b` only. NaN in the unselected operand does not reach the result.
     #[track_caller]
     pub fn where_mask(mask: &Tensor<T>, a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
         let ab = broadcast_or_panic("where", a.shape(), b.shape());

@@ -2,7 +2,7 @@
 
 use crate::autograd::{record, Op};
 use crate::kernels;
-use crate::layout::{broadcast_shapes, Shape};
+use crate::layout::{broadcast_shapes, numel_or_panic, Shape};
 use crate::{Float, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -22,11 +22,15 @@ impl<T: Float> Tensor<T> {
             k == k2,
             "matmul: shapes {sa:?} and {sb:?} are not aligned (inner dimensions {k} and {k2})"
         );
-        let batch = broadcast_shapes(&sa[..sa.len() - 2], &sb[..sb.len() - 2]).unwrap_or_else(|| {
-            panic!("matmul: batch dimensions of shapes {sa:?} and {sb:?} cannot be broadcast together")
-        });
-        let data = kernels::matmul(self, other, &batch, m, k, n);
+        // `let else`, not `unwrap_or_else`: a panic in a closure would report the closure's line.
+        let Some(batch) = broadcast_shapes(&sa[..sa.len() - 2], &sb[..sb.len() - 2]) else {
+            panic!(
+                "matmul: batch dimensions of shapes {sa:?} and {sb:?} cannot be broadcast together"
+            )
+        };
         let shape: Shape = batch.iter().copied().chain([m, n]).collect();
+        numel_or_panic("matmul", &shape);
+        let data = kernels::matmul(self, other, &batch, m, k, n);
         record(Op::MatMul, &[self, other], data, &shape)
     }
 

@@ -8,6 +8,11 @@
 //! - [`reduce`]: sums, means, extrema, variance, argmax.
 //! - [`softmax`]: softmax and log-softmax.
 //! - [`custom`]: user-defined operations with their own backward.
+//!
+//! NaN is never hidden: arithmetic, unary maths, sums and products propagate it by IEEE rules,
+//! and the operations that compare (`relu`, `maximum`, `clamp`, `max`, `argmax`, softmax...)
+//! give NumPy's values, NaN included; each says in its documentation what it does with NaN,
+//! and what its gradient is there (PyTorch's rule). Results on numbers are unchanged by this.
 
 pub mod custom;
 pub mod elementwise;

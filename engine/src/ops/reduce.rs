@@ -6,6 +6,34 @@ use crate::kernels::{self, pairwise_sum};
 use crate::layout::Shape;
 use crate::{Float, Tensor};
 
+/// `max(a, b)` that propagates NaN (NumPy's `np.max`), and otherwise is `T::max` exactly.
+fn max_nan<T: Float>(a: T, b: T) -> T {
+    if a.is_nan() {
+        a
+    } else if b.is_nan() {
+        b
+    } else {
+        a.max(b)
+    }
+}
+
+/// `min(a, b)` that propagates NaN (NumPy's `np.min`), and otherwise is `T::min` exactly.
+fn min_nan<T: Float>(a: T, b: T) -> T {
+    if a.is_nan() {
+        a
+    } else if b.is_nan() {
+        b
+    } else {
+        a.min(b)
+    }
+}
+
+/// Whether `v` beats the current best `best` for argmax: larger, or the first NaN (NumPy's
+/// `np.argmax` returns the first NaN's position).
+fn argmax_beats<T: Float>(v: T, best: T) -> bool {
+    !best.is_nan() && (v > best || v.is_nan())
+}
+
 impl<T: Float> Tensor<T> {
     #[track_caller]
     fn check_axis(&self, op: &str, axis: usize) {
@@ -94,6 +122,9 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Largest element.
+    ///
+    /// NaN: propagates, as NumPy's `np.max`: any NaN makes the result NaN. The gradient is then
+    /// NaN for every element, as PyTorch's `amax` (the maximum is not attained by any number).
     #[track_caller]
     pub fn max(&self) -> Tensor<T> {
         assert!(
@@ -101,7 +132,7 @@ impl<T: Float> Tensor<T> {
             "max: empty tensor of shape {:?}",
             self.shape()
         );
-        let m = self.with_data(|d| d.iter().copied().fold(T::neg_infinity(), T::max));
+        let m = self.with_data(|d| d.iter().copied().fold(T::neg_infinity(), max_nan));
         record(
             Op::Max {
                 axis: None,
@@ -113,11 +144,11 @@ impl<T: Float> Tensor<T> {
         )
     }
 
-    /// Largest element along `axis`.
+    /// Largest element along `axis`. NaN: as [`Tensor::max`], per reduced slice.
     #[track_caller]
     pub fn max_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
         self.check_axis("max_axis", axis);
-        let data = kernels::reduce_axis(self, axis, T::neg_infinity(), T::max);
+        let data = kernels::reduce_axis(self, axis, T::neg_infinity(), max_nan);
         record(
             Op::Max {
                 axis: Some(axis),
@@ -129,7 +160,7 @@ impl<T: Float> Tensor<T> {
         )
     }
 
-    /// Smallest element.
+    /// Smallest element. NaN: propagates, as NumPy's `np.min` (see [`Tensor::max`]).
     #[track_caller]
     pub fn min(&self) -> Tensor<T> {
         assert!(
@@ -137,7 +168,7 @@ impl<T: Float> Tensor<T> {
             "min: empty tensor of shape {:?}",
             self.shape()
         );
-        let m = self.with_data(|d| d.iter().copied().fold(T::infinity(), T::min));
+        let m = self.with_data(|d| d.iter().copied().fold(T::infinity(), min_nan));
         record(
             Op::Min {
                 axis: None,
@@ -149,11 +180,11 @@ impl<T: Float> Tensor<T> {
         )
     }
 
-    /// Smallest element along `axis`.
+    /// Smallest element along `axis`. NaN: as [`Tensor::max`], per reduced slice.
     #[track_caller]
     pub fn min_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
         self.check_axis("min_axis", axis);
-        let data = kernels::reduce_axis(self, axis, T::infinity(), T::min);
+        let data = kernels::reduce_axis(self, axis, T::infinity(), min_nan);
         record(
             Op::Min {
                 axis: Some(axis),
@@ -187,6 +218,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Row-major position of the largest element (the first on ties). Not differentiable.
+    /// NaN: the position of the first NaN, as NumPy's `np.argmax`.
     #[track_caller]
     pub fn argmax(&self) -> usize {
         assert!(
@@ -197,7 +229,7 @@ impl<T: Float> Tensor<T> {
         self.with_data(|d| {
             let mut best = 0;
             for (k, &v) in d.iter().enumerate() {
-                if v > d[best] {
+                if argmax_beats(v, d[best]) {
                     best = k;
                 }
             }
@@ -206,7 +238,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Index of the largest element along `axis` (the first on ties), for every position of the
-    /// other axes in row-major order. Not differentiable.
+    /// other axes in row-major order. Not differentiable. NaN: as [`Tensor::argmax`].
     #[track_caller]
     pub fn argmax_axis(&self, axis: usize) -> Vec<usize> {
         self.check_axis("argmax_axis", axis);
@@ -217,7 +249,7 @@ impl<T: Float> Tensor<T> {
                 for i in 0..inner {
                     let mut best = 0;
                     for k in 1..n {
-                        if d[(o * n + k) * inner + i] > d[(o * n + best) * inner + i] {
+                        if argmax_beats(d[(o * n + k) * inner + i], d[(o * n + best) * inner + i]) {
                             best = k;
                         }
                     }

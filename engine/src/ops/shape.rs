@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::autograd::{record, record_view, Op};
 use crate::kernels;
-use crate::layout::{Layout, Shape};
+use crate::layout::{alloc_numel_or_panic, checked_numel, numel_or_panic, Layout, Shape};
 use crate::ops::resolve_axis;
 use crate::{Float, Tensor};
 
@@ -15,7 +15,7 @@ impl<T: Float> Tensor<T> {
     /// contiguous, a copy otherwise.
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Tensor<T> {
-        let n: usize = shape.iter().product();
+        let n = numel_or_panic("reshape", shape);
         assert!(
             n == self.numel(),
             "reshape: cannot reshape shape {:?} ({} elements) into shape {:?} ({} elements)",
@@ -32,6 +32,7 @@ impl<T: Float> Tensor<T> {
             layout.offset = self.layout().offset;
             record_view(op, &[self], self.storage(), layout)
         } else {
+            alloc_numel_or_panic::<T>("reshape", shape);
             record(op, &[self], self.to_vec(), shape)
         }
     }
@@ -88,12 +89,15 @@ impl<T: Float> Tensor<T> {
         if self.shape() == shape {
             return self.clone();
         }
-        let layout = self.layout().broadcast_to(shape).unwrap_or_else(|| {
+        numel_or_panic("broadcast_to", shape);
+        // A `match`, not `unwrap_or_else`: a panic inside a closure would report the closure's
+        // line instead of the caller's.
+        let Some(layout) = self.layout().broadcast_to(shape) else {
             panic!(
                 "broadcast_to: shape {:?} cannot be broadcast to shape {shape:?}",
                 self.shape()
             )
-        });
+        };
         record_view(
             Op::BroadcastTo {
                 from: self.shape_vec(),
@@ -188,7 +192,14 @@ impl<T: Float> Tensor<T> {
             );
         }
         let mut shape: Shape = first.into();
-        shape[axis] = parts.iter().map(|p| p.shape()[axis]).sum();
+        let total = parts
+            .iter()
+            .try_fold(0usize, |acc, p| acc.checked_add(p.shape()[axis]));
+        let Some(total) = total else {
+            panic!("concat: the sizes along axis {axis} add up to more than usize::MAX");
+        };
+        shape[axis] = total;
+        numel_or_panic("concat", &shape);
         let data = kernels::concat(parts, axis, &shape);
         record(Op::Concat { axis }, parts, data, &shape)
     }
@@ -202,9 +213,10 @@ impl<T: Float> Tensor<T> {
             self.shape()
         );
         assert!(
-            start + len <= self.shape()[axis],
-            "narrow: range {start}..{} exceeds size {} of axis {axis} in shape {:?}",
-            start + len,
+            start
+                .checked_add(len)
+                .is_some_and(|end| end <= self.shape()[axis]),
+            "narrow: range {start}..{start}+{len} exceeds size {} of axis {axis} in shape {:?}",
             self.shape()[axis],
             self.shape()
         );
@@ -228,9 +240,10 @@ impl<T: Float> Tensor<T> {
                 self.shape()
             );
         }
-        let data = kernels::index_select(self, axis, indices);
         let mut shape = self.shape_vec();
         shape[axis] = indices.len();
+        numel_or_panic("index_select", &shape);
+        let data = kernels::index_select(self, axis, indices);
         record(
             Op::IndexSelect {
                 axis,
@@ -255,9 +268,10 @@ impl<T: Float> Tensor<T> {
         if let Some(bad) = indices.iter().find(|&&i| i >= size) {
             panic!("index_add: index {bad} out of range for size {size}");
         }
-        let data = kernels::index_add(self, axis, indices, size);
         let mut shape = self.shape_vec();
         shape[axis] = size;
+        numel_or_panic("index_add", &shape);
+        let data = kernels::index_add(self, axis, indices, size);
         let indices: Arc<[usize]> = indices.into();
         record(
             Op::IndexAdd {
@@ -315,7 +329,8 @@ fn check_index(op: &str, shape: &[usize], axis: usize, index: &[usize], index_sh
             .zip(shape)
             .enumerate()
             .all(|(i, (a, b))| i == axis || a == b)
-        && index.len() == index_shape.iter().product::<usize>();
+        && checked_numel(index_shape) == Some(index.len())
+        && checked_numel(shape).is_some();
     assert!(
         fits,
         "{op}: index of shape {index_shape:?} does not fit shape {shape:?} along axis {axis}"

@@ -105,19 +105,22 @@ impl NumpyRng {
     }
 
     /// `np.random.rand(*shape)`: uniform draws in `[0, 1)`, row-major.
+    #[track_caller]
     pub fn rand<T: Float>(&mut self, shape: &[usize]) -> Tensor<T> {
         Tensor::sample_uniform(shape, self)
     }
 
     /// `np.random.randn(*shape)`: standard normal draws, row-major.
+    #[track_caller]
     pub fn randn<T: Float>(&mut self, shape: &[usize]) -> Tensor<T> {
         Tensor::sample_normal(shape, self)
     }
 
     /// `np.random.normal(loc, scale, size=shape)`: each element `loc + scale * z`, computed in
     /// f64 and then converted to `T`, row-major.
+    #[track_caller]
     pub fn normal<T: Float>(&mut self, loc: f64, scale: f64, shape: &[usize]) -> Tensor<T> {
-        let n = shape.iter().product();
+        let n = crate::layout::alloc_numel_or_panic::<T>("normal", shape);
         let data = (0..n)
             .map(|_| T::from_f64(self.normal_f64(loc, scale)))
             .collect();
