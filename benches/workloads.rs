@@ -1,0 +1,324 @@
+//! Whole training steps of the course-shaped networks through the library's public API (nn
+//! layers, `nn::optim`, `nn::data::MiniBatches` through `nn::train::Trainer`, the losses), the
+//! data path included: the workloads W1-W5 of the performance table in `docs/performance.md`.
+//!
+//! `tools/workload_ratios.py` runs this benchmark and the course-style NumPy version of every
+//! workload on the same data and initial weights in one session, and prints the ratio table.
+//!
+//! Data and weights come from the NumPy-compatible generator, so that the NumPy script builds
+//! the same arrays: generator seeded 1 draws `X` (`rand(n0, m)`, mapped to `[-1, 1]` for W1-W3)
+//! then the labels (`rand(1, m) < 0.5`, or `floor(10 · rand(m))` one-hot for W4-W5); seeded 2
+//! it draws He-uniform weights layer by layer; seeded 3 it shuffles the mini-batches. Biases
+//! start at zero. The dropout masks come from the library's fast generator
+//! ([`engine::random::FastRng`]), so they differ from NumPy's (the cost check skips them).
+//!
+//! Every workload is warmed up, then timed over whole epochs, three repetitions, median. Time
+//! is the thread's CPU time for one-thread workloads (so other processes on a shared machine do
+//! not count), wall-clock time for threaded ones (CPU time would count every thread's work).
+//! Each result is printed as a `RESULT {json}` line with the cost of the last warm-up step,
+//! which the NumPy side must reproduce.
+//!
+//! Select workloads with `FERROGRAD_WORKLOADS=W1,W4_f64` (prefixes match).
+
+mod common;
+
+use std::time::Instant;
+
+use ferrograd::engine::random::{NumpyRng, Sampler};
+use ferrograd::engine::{Float, Tensor};
+use ferrograd::nn::data::{one_hot, MiniBatches};
+use ferrograd::nn::init::Init;
+use ferrograd::nn::optim::{Adam, Gd, Optimizer};
+use ferrograd::nn::train::Trainer;
+use ferrograd::nn::{loss, Activation, Dense, Dropout, Module, Param, Sequential};
+
+#[derive(Clone, Copy)]
+enum Opt {
+    Gd,
+    Adam,
+}
+
+struct Spec {
+    name: &'static str,
+    dims: &'static [usize],
+    m: usize,
+    batch: usize,
+    f32: bool,
+    learning_rate: f64,
+    opt: Opt,
+    l2: Option<f64>,
+    keep_prob: Option<f64>,
+    threads: usize,
+    /// Epochs (of `m / batch` steps) per warm-up and per timed repetition.
+    warmup_epochs: usize,
+    epochs: usize,
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        name: "W1",
+        dims: &[2, 10, 5, 1],
+        m: 300,
+        batch: 300,
+        f32: false,
+        learning_rate: 0.01,
+        opt: Opt::Gd,
+        l2: None,
+        keep_prob: None,
+        threads: 1,
+        warmup_epochs: 10,
+        epochs: 4000,
+    },
+    Spec {
+        name: "W2",
+        dims: &[2, 20, 5, 1],
+        m: 211,
+        batch: 211,
+        f32: false,
+        learning_rate: 0.3,
+        opt: Opt::Gd,
+        l2: None,
+        keep_prob: None,
+        threads: 1,
+        warmup_epochs: 10,
+        epochs: 4000,
+    },
+    Spec {
+        name: "W2_l2",
+        dims: &[2, 20, 5, 1],
+        m: 211,
+        batch: 211,
+        f32: false,
+        learning_rate: 0.3,
+        opt: Opt::Gd,
+        l2: Some(0.7),
+        keep_prob: None,
+        threads: 1,
+        warmup_epochs: 10,
+        epochs: 4000,
+    },
+    Spec {
+        name: "W2_dropout",
+        dims: &[2, 20, 5, 1],
+        m: 211,
+        batch: 211,
+        f32: false,
+        learning_rate: 0.3,
+        opt: Opt::Gd,
+        l2: None,
+        keep_prob: Some(0.86),
+        threads: 1,
+        warmup_epochs: 10,
+        epochs: 3000,
+    },
+    Spec {
+        name: "W3",
+        dims: &[2, 5, 2, 1],
+        m: 300,
+        batch: 64,
+        f32: false,
+        learning_rate: 0.0007,
+        opt: Opt::Adam,
+        l2: None,
+        keep_prob: None,
+        threads: 1,
+        warmup_epochs: 1,
+        epochs: 1500,
+    },
+    Spec {
+        name: "W4_f64",
+        dims: &[784, 30, 20, 10],
+        m: 10000,
+        batch: 32,
+        f32: false,
+        learning_rate: 0.001,
+        opt: Opt::Gd,
+        l2: None,
+        keep_prob: None,
+        threads: 1,
+        warmup_epochs: 1,
+        epochs: 3,
+    },
+    Spec {
+        name: "W4_f32",
+        dims: &[784, 30, 20, 10],
+        m: 10000,
+        batch: 32,
+        f32: true,
+        learning_rate: 0.001,
+        opt: Opt::Gd,
+        l2: None,
+        keep_prob: None,
+        threads: 1,
+        warmup_epochs: 1,
+        epochs: 3,
+    },
+    Spec {
+        name: "W5_f32_1t",
+        dims: &[784, 1024, 1024, 10],
+        m: 12800,
+        batch: 256,
+        f32: true,
+        learning_rate: 0.01,
+        opt: Opt::Gd,
+        l2: None,
+        keep_prob: None,
+        threads: 1,
+        warmup_epochs: 1,
+        epochs: 1,
+    },
+    Spec {
+        name: "W5_f32",
+        dims: &[784, 1024, 1024, 10],
+        m: 12800,
+        batch: 256,
+        f32: true,
+        learning_rate: 0.01,
+        opt: Opt::Gd,
+        l2: None,
+        keep_prob: None,
+        threads: 2,
+        warmup_epochs: 1,
+        epochs: 1,
+    },
+];
+
+/// `X` (`(n0, m)`, row-major f64 draws) and `Y`, as the NumPy script draws them.
+fn data(spec: &Spec) -> (Vec<f64>, Vec<f64>, usize) {
+    let mut rng = NumpyRng::new(1);
+    let n0 = spec.dims[0];
+    let binary = spec.dims[spec.dims.len() - 1] == 1;
+    let x: Vec<f64> = (0..n0 * spec.m)
+        .map(|_| {
+            let u = rng.random_f64();
+            if binary {
+                u * 2.0 - 1.0
+            } else {
+                u
+            }
+        })
+        .collect();
+    if binary {
+        let y = (0..spec.m)
+            .map(|_| f64::from(u8::from(rng.random_f64() < 0.5)))
+            .collect();
+        (x, y, 1)
+    } else {
+        let classes = spec.dims[spec.dims.len() - 1];
+        let labels: Vec<usize> = (0..spec.m)
+            .map(|_| (rng.random_f64() * classes as f64) as usize)
+            .collect();
+        let y = one_hot::<f64>(&labels, classes).to_vec();
+        (x, y, classes)
+    }
+}
+
+/// The network: Dense, ReLU (and Dropout) for hidden layers, logits out.
+fn model<T: Float>(spec: &Spec) -> Sequential<T> {
+    let mut init = NumpyRng::new(2);
+    let masks = ferrograd::nn::module::shared(NumpyRng::new(4));
+    let mut layers: Vec<Box<dyn Module<T>>> = Vec::new();
+    let last = spec.dims.len() - 1;
+    for l in 1..=last {
+        layers.push(Box::new(Dense::new(
+            spec.dims[l - 1],
+            spec.dims[l],
+            &Init::HeUniform,
+            &mut init,
+        )));
+        if l < last {
+            layers.push(Box::new(Activation::Relu));
+            if let Some(keep_prob) = spec.keep_prob {
+                layers.push(Box::new(Dropout::new(keep_prob, masks.clone())));
+            }
+        }
+    }
+    Sequential::new(layers)
+}
+
+fn now(threads: usize) -> f64 {
+    match common::cpu_nanos() {
+        Some(ns) if threads == 1 => ns as f64,
+        _ => {
+            static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+            START.get_or_init(Instant::now).elapsed().as_nanos() as f64
+        }
+    }
+}
+
+fn run<T: Float>(spec: &Spec) -> (f64, f64) {
+    let (x, y, classes) = data(spec);
+    let n0 = spec.dims[0];
+    let to_t = |v: Vec<f64>| -> Vec<T> { v.into_iter().map(T::from_f64).collect() };
+    let data = MiniBatches::new(
+        Tensor::from_vec(to_t(x), &[n0, spec.m]),
+        Tensor::from_vec(to_t(y), &[classes, spec.m]),
+        spec.batch,
+    );
+    let mut net = model::<T>(spec);
+    let mut opt: Box<dyn Optimizer<T>> = match spec.opt {
+        Opt::Gd => Box::new(Gd::new(spec.learning_rate)),
+        Opt::Adam => Box::new(Adam::new(spec.learning_rate)),
+    };
+    let full_batch = spec.batch >= spec.m;
+    let mut shuffle = NumpyRng::new(3);
+    let (l2, m) = (spec.l2, spec.batch.min(spec.m));
+    let cost = |out: &Tensor<T>, y: &Tensor<T>, params: &[Param<T>]| -> Tensor<T> {
+        let base = if classes == 1 {
+            loss::bce_with_logits(out, y)
+        } else {
+            loss::softmax_cross_entropy(out, y)
+        };
+        match l2 {
+            Some(lambd) => base + loss::l2_penalty(params, lambd, m),
+            None => base,
+        }
+    };
+    let mut train = |epochs: usize, net: &mut Sequential<T>, opt: &mut dyn Optimizer<T>| {
+        let trainer = Trainer::new(epochs);
+        let trainer = if full_batch {
+            trainer
+        } else {
+            trainer.shuffle_with(&mut shuffle)
+        };
+        trainer.fit(net, opt, &data, cost)
+    };
+    let history = train(spec.warmup_epochs, &mut net, &mut *opt);
+    let check = *history.last_batch_costs().last().unwrap();
+    let steps = spec.epochs * data.num_batches();
+    let mut times: Vec<f64> = (0..3)
+        .map(|_| {
+            let t0 = now(spec.threads);
+            train(spec.epochs, &mut net, &mut *opt);
+            (now(spec.threads) - t0) / 1e3 / steps as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    (times[1], check)
+}
+
+fn main() {
+    let selected: Option<Vec<String>> = std::env::var("FERROGRAD_WORKLOADS")
+        .ok()
+        .map(|s| s.split(',').map(str::to_string).collect());
+    for spec in SPECS {
+        if let Some(sel) = &selected {
+            if !sel.iter().any(|s| spec.name.starts_with(s.as_str())) {
+                continue;
+            }
+        }
+        // (baseline: no thread knob yet)
+        let (us, check) = if spec.f32 {
+            run::<f32>(spec)
+        } else {
+            run::<f64>(spec)
+        };
+        println!(
+            "RESULT {{\"name\": \"{}\", \"us_per_step\": {us:.3}, \"check_cost\": {check:.17e}, \
+             \"threads\": {}, \"dropout\": {}}}",
+            spec.name,
+            spec.threads,
+            spec.keep_prob.is_some()
+        );
+    }
+}
