@@ -666,9 +666,16 @@ mod tests {
             .collect();
         assert_eq!(
             again,
-            [vec![1006.0, 1005.0, 1004.0], vec![1003.0, 1002.0, 1001.0], vec![1000.0]]
+            [
+                vec![1006.0, 1005.0, 1004.0],
+                vec![1003.0, 1002.0, 1001.0],
+                vec![1000.0]
+            ]
         );
-        assert_eq!(d.x().to_vec2()[1], (0..7).map(|i| 100.0 + i as f64).collect::<Vec<_>>());
+        assert_eq!(
+            d.x().to_vec2()[1],
+            (0..7).map(|i| 100.0 + i as f64).collect::<Vec<_>>()
+        );
         assert_eq!(d.y().shape(), [1, 7]);
     }
 
