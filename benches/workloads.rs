@@ -18,13 +18,20 @@
 //! Each result is printed as a `RESULT {json}` line with the cost of the last warm-up step,
 //! which the NumPy side must reproduce.
 //!
-//! Select workloads with `FERROGRAD_WORKLOADS=W1,W4_f64` (prefixes match).
+//! Threaded workloads set [`engine::set_num_threads`]; the others run on one thread. The
+//! benchmark also times matrixmultiply's `sgemm`/`dgemm` on a 1024³ product (one thread, and
+//! two threads through the engine's blocked product) as the peak rate the steps are held to.
+//!
+//! Select workloads with `FERROGRAD_WORKLOADS=W1,W4_f64` (prefixes match; `peak` for the gemm
+//! rates).
 
+// Only the CPU clock is used here, not the criterion measurement.
+#[allow(dead_code)]
 mod common;
 
 use std::time::Instant;
 
-use ferrograd::engine::random::{NumpyRng, Sampler};
+use ferrograd::engine::random::NumpyRng;
 use ferrograd::engine::{Float, Tensor};
 use ferrograd::nn::data::{one_hot, MiniBatches};
 use ferrograd::nn::init::Init;
@@ -216,7 +223,7 @@ fn data(spec: &Spec) -> (Vec<f64>, Vec<f64>, usize) {
 /// The network: Dense, ReLU (and Dropout) for hidden layers, logits out.
 fn model<T: Float>(spec: &Spec) -> Sequential<T> {
     let mut init = NumpyRng::new(2);
-    let masks = ferrograd::nn::module::shared(NumpyRng::new(4));
+    let masks = ferrograd::nn::module::shared(ferrograd::engine::random::FastRng::new(4));
     let mut layers: Vec<Box<dyn Module<T>>> = Vec::new();
     let last = spec.dims.len() - 1;
     for l in 1..=last {
@@ -246,7 +253,9 @@ fn now(threads: usize) -> f64 {
     }
 }
 
-fn run<T: Float>(spec: &Spec) -> (f64, f64) {
+/// Median µs per step, the cost after warm-up, and (threaded runs) the process's CPU µs per
+/// step, all threads together.
+fn run<T: Float>(spec: &Spec) -> (f64, f64, f64) {
     let (x, y, classes) = data(spec);
     let n0 = spec.dims[0];
     let to_t = |v: Vec<f64>| -> Vec<T> { v.into_iter().map(T::from_f64).collect() };
@@ -286,36 +295,104 @@ fn run<T: Float>(spec: &Spec) -> (f64, f64) {
     let history = train(spec.warmup_epochs, &mut net, &mut *opt);
     let check = *history.last_batch_costs().last().unwrap();
     let steps = spec.epochs * data.num_batches();
-    let mut times: Vec<f64> = (0..3)
+    let process = || common::process_cpu_nanos().unwrap_or(0) as f64;
+    let mut times: Vec<(f64, f64)> = (0..3)
         .map(|_| {
-            let t0 = now(spec.threads);
+            let (t0, c0) = (now(spec.threads), process());
             train(spec.epochs, &mut net, &mut *opt);
-            (now(spec.threads) - t0) / 1e3 / steps as f64
+            let per_step = |d: f64| d / 1e3 / steps as f64;
+            (per_step(now(spec.threads) - t0), per_step(process() - c0))
         })
         .collect();
-    times.sort_by(f64::total_cmp);
-    (times[1], check)
+    times.sort_by(|a, b| a.0.total_cmp(&b.0));
+    (times[1].0, check, times[1].1)
+}
+
+/// GFLOP/s of `C = A·B`, 1024³, one thread (matrixmultiply called directly, thread CPU time)
+/// and `threads` threads (the engine's blocked product, wall-clock time); median of 5.
+fn peak<T: Float>(threads: usize) -> (f64, f64) {
+    let n = 1024;
+    let a: Vec<T> = (0..n * n)
+        .map(|i| T::from_f64((i % 7) as f64 * 0.1))
+        .collect();
+    let b: Vec<T> = (0..n * n)
+        .map(|i| T::from_f64((i % 5) as f64 * 0.1))
+        .collect();
+    let mut c = vec![T::zero(); n * n];
+    let flops = 2.0 * (n * n * n) as f64;
+    let mut one: Vec<f64> = (0..5)
+        .map(|_| {
+            let t0 = now(1);
+            // SAFETY: all three buffers are n·n, dense row-major; `c` is distinct.
+            unsafe {
+                T::gemm(
+                    n,
+                    n,
+                    n,
+                    T::one(),
+                    a.as_ptr(),
+                    n as isize,
+                    1,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                    T::zero(),
+                    c.as_mut_ptr(),
+                    n as isize,
+                    1,
+                )
+            };
+            flops / (now(1) - t0)
+        })
+        .collect();
+    one.sort_by(f64::total_cmp);
+    ferrograd::engine::set_num_threads(threads);
+    let (ta, tb) = (Tensor::from_vec(a, &[n, n]), Tensor::from_vec(b, &[n, n]));
+    let mut many: Vec<f64> = (0..5)
+        .map(|_| {
+            let t0 = now(threads);
+            std::hint::black_box(ta.matmul(&tb));
+            flops / (now(threads) - t0)
+        })
+        .collect();
+    many.sort_by(f64::total_cmp);
+    (one[2], many[2])
 }
 
 fn main() {
     let selected: Option<Vec<String>> = std::env::var("FERROGRAD_WORKLOADS")
         .ok()
         .map(|s| s.split(',').map(str::to_string).collect());
+    let wanted = |name: &str| {
+        selected
+            .as_ref()
+            .is_none_or(|sel| sel.iter().any(|s| name.starts_with(s.as_str())))
+    };
+    if wanted("peak") {
+        for (name, (one, two)) in [
+            ("peak_sgemm", peak::<f32>(2)),
+            ("peak_dgemm", peak::<f64>(2)),
+        ] {
+            println!(
+                "RESULT {{\"name\": \"{name}\", \"gflops_1t\": {one:.2}, \"gflops_2t\": {two:.2}}}"
+            );
+        }
+    }
     for spec in SPECS {
         if let Some(sel) = &selected {
             if !sel.iter().any(|s| spec.name.starts_with(s.as_str())) {
                 continue;
             }
         }
-        // (baseline: no thread knob yet)
-        let (us, check) = if spec.f32 {
+        ferrograd::engine::set_num_threads(spec.threads);
+        let (us, check, cpu) = if spec.f32 {
             run::<f32>(spec)
         } else {
             run::<f64>(spec)
         };
         println!(
             "RESULT {{\"name\": \"{}\", \"us_per_step\": {us:.3}, \"check_cost\": {check:.17e}, \
-             \"threads\": {}, \"dropout\": {}}}",
+             \"threads\": {}, \"dropout\": {}, \"process_cpu_us_per_step\": {cpu:.3}}}",
             spec.name,
             spec.threads,
             spec.keep_prob.is_some()

@@ -221,6 +221,37 @@ def main():
             agree = f"{r['check_cost']:.6g} / {p['check_cost']:.6g} (rel. diff {rel:.1e})"
         print(f"| {LABELS[n]} | {SPECS[n][8]} | {r['us_per_step']:.1f} | {p['us_per_step']:.1f} | "
               f"{p['us_per_step'] / r['us_per_step']:.2f}x | {agree} |")
+    threaded = [n for n in names if n in rust and SPECS[n][8] > 1]
+    if threaded:
+        print()
+        for n in threaded:
+            print(f"{LABELS[n]} at {SPECS[n][8]} threads: ferrograd's process CPU time "
+                  f"{rust[n]['process_cpu_us_per_step']:.1f} µs per step (all threads), wall "
+                  f"{rust[n]['us_per_step']:.1f} µs")
+    peaks = {k: rust[k] for k in ("peak_sgemm", "peak_dgemm") if k in rust}
+    if peaks:
+        print()
+        print("| product rate (GFLOP/s) | 1 thread | 2 threads |")
+        print("| --- | ---: | ---: |")
+        for k, v in peaks.items():
+            print(f"| matrixmultiply {k[5:]} 1024^3 | {v['gflops_1t']:.1f} | {v['gflops_2t']:.1f} |")
+        print()
+        print("| workload | GFLOP per step | ferrograd GFLOP/s | share of the gemm peak at its threads |")
+        print("| --- | ---: | ---: | ---: |")
+        for n in names:
+            if n not in rust or not n.startswith(("W4", "W5")):
+                continue
+            dims, batch, dt, threads = SPECS[n][0], SPECS[n][2], SPECS[n][3], SPECS[n][8]
+            mats = [dims[l] * dims[l - 1] for l in range(1, len(dims))]
+            # forward W·A, backward dW = dZ·Aᵀ, and dA = Wᵀ·dZ for every layer but the first
+            flops = 2 * batch * (2 * sum(mats) + sum(mats[1:]))
+            rate = flops / (rust[n]["us_per_step"] * 1e3)
+            key = "peak_sgemm" if dt == "f32" else "peak_dgemm"
+            share = ""
+            if key in peaks:
+                peak = peaks[key]["gflops_1t" if threads == 1 else "gflops_2t"]
+                share = f"{100 * rate / peak:.0f}%"
+            print(f"| {LABELS[n]} ({threads} thread{'s' if threads > 1 else ''}) | {flops / 1e9:.4f} | {rate:.1f} | {share} |")
 
 
 if __name__ == "__main__":

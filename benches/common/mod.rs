@@ -28,6 +28,24 @@ pub fn cpu_nanos() -> Option<u64> {
     (status == 0).then(|| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
 }
 
+/// CPU time of the whole process (all threads) in nanoseconds (`None` off Unix).
+#[cfg(unix)]
+pub fn process_cpu_nanos() -> Option<u64> {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec for the duration of the call.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    (status == 0).then(|| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
+}
+
+/// CPU time of the whole process (all threads) in nanoseconds (`None` off Unix).
+#[cfg(not(unix))]
+pub fn process_cpu_nanos() -> Option<u64> {
+    None
+}
+
 /// CPU time of the calling thread in nanoseconds (`None` off Unix).
 #[cfg(not(unix))]
 pub fn cpu_nanos() -> Option<u64> {

@@ -470,6 +470,11 @@ unsafe fn gemm_blocks<T: Float>(
     (rsb, csb): (isize, isize),
     c: *mut T,
 ) {
+    if small_gemm_applies(m, k, n) {
+        // SAFETY: the caller's contract, which is also `small_gemm`'s.
+        unsafe { small_gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), c) };
+        return;
+    }
     let flops = m.saturating_mul(k).saturating_mul(n).saturating_mul(2);
     let rows = m >= n;
     let dim = if rows { m } else { n };
@@ -542,4 +547,194 @@ unsafe fn gemm_blocks<T: Float>(
             }
         }
     });
+}
+
+/// Products of at most this many multiply-adds (`m·k·n`) are computed by [`small_gemm`]:
+/// matrixmultiply's packing costs about a microsecond per call, more than such a product.
+const SMALL_GEMM_MADDS: usize = 1 << 16;
+
+/// matrixmultiply's depth blocking `kc`: 256 for every `f32` and `f64` kernel it has.
+const GEMM_KC: usize = 256;
+
+/// Whether matrixmultiply computes with fused multiply-adds on this processor: it picks its
+/// AVX-512 or its FMA/AVX2 kernel, both of which accumulate `fma(a, b, acc)`. Elsewhere (no
+/// FMA, other architectures) [`small_gemm`] is not used, so results never depend on it.
+fn gemm_is_fused() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static FUSED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *FUSED.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx512f")
+                || (std::arch::is_x86_feature_detected!("fma")
+                    && std::arch::is_x86_feature_detected!("avx2"))
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn small_gemm_applies(m: usize, k: usize, n: usize) -> bool {
+    m.saturating_mul(k).saturating_mul(n) <= SMALL_GEMM_MADDS && gemm_is_fused()
+}
+
+/// `C = A·B` for small products without packing, bit-identical to matrixmultiply's gemm with
+/// `α = 1`, `β = 0` where that gemm runs a fused kernel (see [`gemm_is_fused`]).
+///
+/// What makes it identical: matrixmultiply's kernels keep one accumulator per element of `C`,
+/// start it at zero and add `a[i, p]·b[p, j]` with one fused multiply-add per `p`, in
+/// increasing `p`, within blocks of [`GEMM_KC`] along `k`; the first block's sum is stored
+/// (`α·acc` with `α = 1`), each later block's is added to `C` with one rounding (`β = 1`). This
+/// does the same for each element, vectorized across `j` (elements are independent).
+/// `tests::small_gemm_matches_matrixmultiply_bit_for_bit` checks it on many shapes and layouts.
+///
+/// # Safety
+/// As [`gemm_blocks`], and [`gemm_is_fused`] must be true (the function uses FMA).
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "fma"))]
+unsafe fn small_gemm<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    (rsa, csa): (isize, isize),
+    b: *const T,
+    (rsb, csb): (isize, isize),
+    c: *mut T,
+) {
+    const WIDTH: usize = 64;
+    // SAFETY (whole body): indices stay within i < m, p < k, j < n, which the caller's strides
+    // map inside A and B; C is written at i·n + j < m·n.
+    unsafe {
+        if k == 0 {
+            for idx in 0..m * n {
+                c.add(idx).write(T::zero());
+            }
+            return;
+        }
+        let mut acc = [T::zero(); WIDTH];
+        for i in 0..m {
+            let a_row = a.offset(i as isize * rsa);
+            let c_row = c.add(i * n);
+            for j0 in (0..n).step_by(WIDTH) {
+                let width = WIDTH.min(n - j0);
+                let b_cols = b.offset(j0 as isize * csb);
+                for p0 in (0..k).step_by(GEMM_KC) {
+                    let acc = &mut acc[..width];
+                    acc.fill(T::zero());
+                    for p in p0..(p0 + GEMM_KC).min(k) {
+                        let x = *a_row.offset(p as isize * csa);
+                        let b_row = b_cols.offset(p as isize * rsb);
+                        if csb == 1 {
+                            let b_row = std::slice::from_raw_parts(b_row, width);
+                            for (s, &y) in acc.iter_mut().zip(b_row) {
+                                *s = x.mul_add(y, *s);
+                            }
+                        } else {
+                            for (jj, s) in acc.iter_mut().enumerate() {
+                                *s = x.mul_add(*b_row.offset(jj as isize * csb), *s);
+                            }
+                        }
+                    }
+                    let out = c_row.add(j0);
+                    for (jj, &s) in acc.iter().enumerate() {
+                        let dst = out.add(jj);
+                        if p0 == 0 {
+                            dst.write(s);
+                        } else {
+                            dst.write(*dst + s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values of varied magnitude and sign, so that rounding differences show.
+    fn values<T: Float>(n: usize, salt: u64) -> Vec<T> {
+        let mut z = salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                z ^= z << 13;
+                z ^= z >> 7;
+                z ^= z << 17;
+                let u = (z >> 11) as f64 / (1u64 << 53) as f64;
+                T::from_f64((u - 0.37) * (1.0 + (z % 1000) as f64))
+            })
+            .collect()
+    }
+
+    fn check_type<T: Float>() {
+        let shapes = [
+            (1, 1, 1),
+            (10, 2, 300),
+            (5, 10, 211),
+            (1, 5, 64),
+            (20, 211, 2),
+            (3, 255, 7),
+            (3, 256, 7),
+            (2, 257, 65),
+            (1, 600, 100),
+            (7, 0, 5),
+            (17, 13, 129),
+        ];
+        for (case, &(m, k, n)) in shapes.iter().enumerate() {
+            let a: Vec<T> = values(m * k, 2 * case as u64 + 1);
+            let b: Vec<T> = values(k * n, 2 * case as u64 + 2);
+            // Row-major and transposed (column-major) readings of both operands.
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let sa = if ta { (1, m as isize) } else { (k as isize, 1) };
+                let sb = if tb { (1, k as isize) } else { (n as isize, 1) };
+                let mut want = vec![T::nan(); m * n];
+                let mut got = vec![T::nan(); m * n];
+                // SAFETY: every buffer holds exactly the elements the strides reach.
+                unsafe {
+                    T::gemm(
+                        m,
+                        k,
+                        n,
+                        T::one(),
+                        a.as_ptr(),
+                        sa.0,
+                        sa.1,
+                        b.as_ptr(),
+                        sb.0,
+                        sb.1,
+                        T::zero(),
+                        want.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    );
+                    small_gemm(m, k, n, a.as_ptr(), sa, b.as_ptr(), sb, got.as_mut_ptr());
+                }
+                let differ = want
+                    .iter()
+                    .zip(&got)
+                    .filter(|(x, y)| x.as_f64().to_bits() != y.as_f64().to_bits())
+                    .count();
+                assert_eq!(
+                    differ,
+                    0,
+                    "{} ({m}, {k}, {n}) transposed {ta}/{tb}",
+                    T::NAME
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn small_gemm_matches_matrixmultiply_bit_for_bit() {
+        if !gemm_is_fused() {
+            eprintln!("no FMA: the direct kernel is never used on this processor");
+            return;
+        }
+        check_type::<f32>();
+        check_type::<f64>();
+    }
 }
