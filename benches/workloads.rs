@@ -190,33 +190,32 @@ const SPECS: &[Spec] = &[
     },
 ];
 
-/// `X` (`(n0, m)`, row-major f64 draws) and `Y`, as the NumPy script draws them.
-fn data(spec: &Spec) -> (Vec<f64>, Vec<f64>, usize) {
+/// `Xᵀ` `(m, n0)` and `Yᵀ` `(m, classes)`, example-major, holding the draws NumPy's `X`
+/// (`rand(n0, m)`, row-major) and labels get; converted to `T` as they are drawn, so that the
+/// data set exists once in memory.
+fn data<T: Float>(spec: &Spec) -> (Tensor<T>, Tensor<T>) {
     let mut rng = NumpyRng::new(1);
-    let n0 = spec.dims[0];
+    let (n0, m) = (spec.dims[0], spec.m);
     let binary = spec.dims[spec.dims.len() - 1] == 1;
-    let x: Vec<f64> = (0..n0 * spec.m)
-        .map(|_| {
+    let mut xt = vec![T::zero(); n0 * m];
+    for f in 0..n0 {
+        for i in 0..m {
             let u = rng.random_f64();
-            if binary {
-                u * 2.0 - 1.0
-            } else {
-                u
-            }
-        })
-        .collect();
+            xt[i * n0 + f] = T::from_f64(if binary { u * 2.0 - 1.0 } else { u });
+        }
+    }
+    let xt = Tensor::from_vec(xt, &[m, n0]);
     if binary {
-        let y = (0..spec.m)
-            .map(|_| f64::from(u8::from(rng.random_f64() < 0.5)))
+        let y: Vec<T> = (0..m)
+            .map(|_| T::from_f64(f64::from(u8::from(rng.random_f64() < 0.5))))
             .collect();
-        (x, y, 1)
+        (xt, Tensor::from_vec(y, &[m, 1]))
     } else {
         let classes = spec.dims[spec.dims.len() - 1];
-        let labels: Vec<usize> = (0..spec.m)
+        let labels: Vec<usize> = (0..m)
             .map(|_| (rng.random_f64() * classes as f64) as usize)
             .collect();
-        let y = one_hot::<f64>(&labels, classes).to_vec();
-        (x, y, classes)
+        (xt, one_hot::<T>(&labels, classes).t().contiguous())
     }
 }
 
@@ -256,14 +255,9 @@ fn now(threads: usize) -> f64 {
 /// Median µs per step, the cost after warm-up, and (threaded runs) the process's CPU µs per
 /// step, all threads together.
 fn run<T: Float>(spec: &Spec) -> (f64, f64, f64) {
-    let (x, y, classes) = data(spec);
-    let n0 = spec.dims[0];
-    let to_t = |v: Vec<f64>| -> Vec<T> { v.into_iter().map(T::from_f64).collect() };
-    let data = MiniBatches::new(
-        Tensor::from_vec(to_t(x), &[n0, spec.m]),
-        Tensor::from_vec(to_t(y), &[classes, spec.m]),
-        spec.batch,
-    );
+    let (xt, yt) = data::<T>(spec);
+    let classes = yt.shape()[1];
+    let data = MiniBatches::from_rows(xt, yt, spec.batch);
     let mut net = model::<T>(spec);
     let mut opt: Box<dyn Optimizer<T>> = match spec.opt {
         Opt::Gd => Box::new(Gd::new(spec.learning_rate)),

@@ -132,6 +132,33 @@ impl<T: Float> MiniBatches<T> {
         }
     }
 
+    /// Batches of `batch_size` examples from data stored example-major: `xt` is
+    /// `(m, n_features)` and `yt` `(m, n_outputs)`, one row per example (the layout of most data
+    /// files, MNIST's included). Takes the buffers without copying them when they are dense;
+    /// batches are the same as [`MiniBatches::new`] on `xt.t()` and `yt.t()`.
+    #[track_caller]
+    pub fn from_rows(xt: Tensor<T>, yt: Tensor<T>, batch_size: usize) -> Self {
+        assert!(
+            xt.ndim() == 2 && yt.ndim() == 2 && xt.shape()[0] == yt.shape()[0],
+            "MiniBatches::from_rows: X {:?} and Y {:?} must be matrices with the same number \
+             of rows (examples)",
+            xt.shape(),
+            yt.shape()
+        );
+        assert!(
+            batch_size > 0,
+            "MiniBatches::from_rows: batch_size must be positive"
+        );
+        let (xt, yt) = (xt.detach().contiguous(), yt.detach().contiguous());
+        MiniBatches {
+            x: xt.t(),
+            y: yt.t(),
+            xt,
+            yt,
+            batch_size,
+        }
+    }
+
     /// Number of examples `m`.
     pub fn num_examples(&self) -> usize {
         self.xt.shape()[0]
@@ -677,6 +704,23 @@ mod tests {
             (0..7).map(|i| 100.0 + i as f64).collect::<Vec<_>>()
         );
         assert_eq!(d.y().shape(), [1, 7]);
+    }
+
+    #[test]
+    fn example_major_data_gives_the_same_batches() {
+        let d = data(7);
+        let rows = MiniBatches::from_rows(d.x().t().contiguous(), d.y().t().contiguous(), 3);
+        let order = [4, 0, 6, 2, 5, 1, 3];
+        let a: Vec<(Vec<f64>, Vec<f64>)> = d
+            .with_permutation(&order)
+            .map(|b| (b.x.to_vec(), b.y.to_vec()))
+            .collect();
+        let b: Vec<(Vec<f64>, Vec<f64>)> = rows
+            .with_permutation(&order)
+            .map(|b| (b.x.to_vec(), b.y.to_vec()))
+            .collect();
+        assert_eq!(a, b);
+        assert_eq!(a[0].0, [4.0, 0.0, 6.0, 104.0, 100.0, 106.0]);
     }
 
     #[test]
