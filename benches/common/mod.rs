@@ -30,6 +30,7 @@ pub fn cpu_nanos() -> Option<u64> {
 
 /// CPU time of the whole process (all threads) in nanoseconds (`None` off Unix).
 #[cfg(unix)]
+#[allow(dead_code)] // only the workloads benchmark runs threads
 pub fn process_cpu_nanos() -> Option<u64> {
     let mut t = libc::timespec {
         tv_sec: 0,
@@ -42,6 +43,7 @@ pub fn process_cpu_nanos() -> Option<u64> {
 
 /// CPU time of the whole process (all threads) in nanoseconds (`None` off Unix).
 #[cfg(not(unix))]
+#[allow(dead_code)] // only the workloads benchmark runs threads
 pub fn process_cpu_nanos() -> Option<u64> {
     None
 }
