@@ -16,8 +16,9 @@ use criterion::Throughput;
 /// CPU time of the calling thread, in nanoseconds, or wall-clock time if unavailable.
 pub struct ThreadCpuTime;
 
+/// CPU time of the calling thread in nanoseconds (`None` off Unix).
 #[cfg(unix)]
-fn cpu_nanos() -> Option<u64> {
+pub fn cpu_nanos() -> Option<u64> {
     let mut t = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -27,8 +28,29 @@ fn cpu_nanos() -> Option<u64> {
     (status == 0).then(|| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
 }
 
+/// CPU time of the whole process (all threads) in nanoseconds (`None` off Unix).
+#[cfg(unix)]
+#[allow(dead_code)] // only the workloads benchmark runs threads
+pub fn process_cpu_nanos() -> Option<u64> {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec for the duration of the call.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    (status == 0).then(|| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
+}
+
+/// CPU time of the whole process (all threads) in nanoseconds (`None` off Unix).
 #[cfg(not(unix))]
-fn cpu_nanos() -> Option<u64> {
+#[allow(dead_code)] // only the workloads benchmark runs threads
+pub fn process_cpu_nanos() -> Option<u64> {
+    None
+}
+
+/// CPU time of the calling thread in nanoseconds (`None` off Unix).
+#[cfg(not(unix))]
+pub fn cpu_nanos() -> Option<u64> {
     None
 }
 

@@ -3,16 +3,40 @@
 //! `matrixmultiply`. The public operations in `ops` call these and then record graph nodes.
 //!
 //! Every reduction sums in a fixed order, independent of thread count, so results are
-//! bit-for-bit reproducible.
+//! bit-for-bit reproducible. Large operations run on the pool of [`crate::threads`]: matrix
+//! products split into row or column blocks (each output element is computed by the same
+//! gemm arithmetic whatever the blocks), elementwise maps split anywhere (each element is
+//! computed alone), and [`pairwise_sum`] runs its two halves in parallel (the same tree).
 
 use crate::layout::{
     broadcast_shapes, for_each_offset2, for_each_run, for_each_run2, numel_or_panic, Layout, Shape,
 };
 use crate::{Float, Tensor};
+use rayon::prelude::*;
+
+/// Elementwise maps over at least this many elements run on the thread pool (below it a
+/// hand-off costs more than the work).
+const PARALLEL_ELEMENTS: usize = 1 << 15;
+
+/// `f` over a contiguous buffer, on the pool when large. Each element is computed alone, so the
+/// split cannot change any bit.
+fn map_slice<T: Float>(d: &[T], f: &(impl Fn(T) -> T + Sync + Send)) -> Vec<T> {
+    if d.len() >= PARALLEL_ELEMENTS {
+        if let Some(pool) = crate::threads::pool() {
+            return pool.install(|| {
+                d.par_iter()
+                    .with_min_len(PARALLEL_ELEMENTS / 4)
+                    .map(|&v| f(v))
+                    .collect()
+            });
+        }
+    }
+    d.iter().map(|&v| f(v)).collect()
+}
 
 /// `f` applied to every element, in row-major order.
-pub(crate) fn map<T: Float>(x: &Tensor<T>, f: impl Fn(T) -> T) -> Vec<T> {
-    x.with_data(|d| d.iter().map(|&v| f(v)).collect())
+pub(crate) fn map<T: Float>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
+    x.with_data(|d| map_slice(d, &f))
 }
 
 /// `f(a, b)` over the broadcast of both shapes. The caller has checked compatibility.
@@ -20,7 +44,7 @@ pub(crate) fn zip_map<T: Float>(
     a: &Tensor<T>,
     b: &Tensor<T>,
     shape: &[usize],
-    f: impl Fn(T, T) -> T,
+    f: impl Fn(T, T) -> T + Sync + Send,
 ) -> Vec<T> {
     let (la, lb) = (a.layout(), b.layout());
     if la.shape.as_slice() == shape
@@ -28,8 +52,22 @@ pub(crate) fn zip_map<T: Float>(
         && la.is_contiguous()
         && lb.is_contiguous()
     {
-        return a
-            .with_data(|da| b.with_data(|db| da.iter().zip(db).map(|(&x, &y)| f(x, y)).collect()));
+        return a.with_data(|da| {
+            b.with_data(|db| {
+                if da.len() >= PARALLEL_ELEMENTS {
+                    if let Some(pool) = crate::threads::pool() {
+                        return pool.install(|| {
+                            da.par_iter()
+                                .zip(db)
+                                .with_min_len(PARALLEL_ELEMENTS / 4)
+                                .map(|(&x, &y)| f(x, y))
+                                .collect()
+                        });
+                    }
+                }
+                da.iter().zip(db).map(|(&x, &y)| f(x, y)).collect()
+            })
+        });
     }
     if b.numel() == 1 && la.shape.as_slice() == shape {
         let y = b.to_vec()[0];
@@ -142,7 +180,19 @@ pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usiz
 }
 
 /// Sum of a slice by pairwise summation (error grows with log n, not n), in a fixed order.
+///
+/// Above [`PARALLEL_ELEMENTS`] the two halves are summed on the pool at the same time: the
+/// tree of additions, and so the result, is the same as on one thread.
 pub(crate) fn pairwise_sum<T: Float>(x: &[T]) -> T {
+    if x.len() >= 2 * PARALLEL_ELEMENTS {
+        if let Some(pool) = crate::threads::pool() {
+            return pool.install(|| parallel_pairwise_sum(x));
+        }
+    }
+    serial_pairwise_sum(x)
+}
+
+fn serial_pairwise_sum<T: Float>(x: &[T]) -> T {
     const BLOCK: usize = 64;
     if x.len() <= BLOCK {
         let mut acc = T::zero();
@@ -152,7 +202,20 @@ pub(crate) fn pairwise_sum<T: Float>(x: &[T]) -> T {
         return acc;
     }
     let half = x.len() / 2;
-    pairwise_sum(&x[..half]) + pairwise_sum(&x[half..])
+    serial_pairwise_sum(&x[..half]) + serial_pairwise_sum(&x[half..])
+}
+
+/// [`serial_pairwise_sum`]'s tree with the halves of large nodes summed in parallel.
+fn parallel_pairwise_sum<T: Float>(x: &[T]) -> T {
+    if x.len() < 2 * PARALLEL_ELEMENTS {
+        return serial_pairwise_sum(x);
+    }
+    let half = x.len() / 2;
+    let (a, b) = rayon::join(
+        || parallel_pairwise_sum(&x[..half]),
+        || parallel_pairwise_sum(&x[half..]),
+    );
+    a + b
 }
 
 /// Folds dimension `axis` away: `out[o, i] = fold_k x[o, k, i]`, starting from `init`.
@@ -395,24 +458,18 @@ pub(crate) fn matmul<T: Float>(
             // batch: a real check, not a debug one.
             assert!(c_offset + m * n <= out.capacity(), "matmul: output overrun");
             unsafe {
-                T::gemm(
+                gemm_blocks(
                     m,
                     k,
                     n,
-                    T::one(),
                     sa.as_ptr().add(oa),
-                    la.strides[nb],
-                    la.strides[nb + 1],
+                    (la.strides[nb], la.strides[nb + 1]),
                     sb.as_ptr().add(ob),
-                    lb.strides[nb],
-                    lb.strides[nb + 1],
-                    T::zero(),
+                    (lb.strides[nb], lb.strides[nb + 1]),
                     out.spare_capacity_mut()
                         .as_mut_ptr()
                         .add(c_offset)
                         .cast::<T>(),
-                    n as isize,
-                    1,
                 );
             }
             c_offset += m * n;
@@ -427,4 +484,115 @@ pub(crate) fn matmul<T: Float>(
     // elements are initialized floats; `total <= capacity` as `out` was made with it.
     unsafe { out.set_len(total) };
     out
+}
+
+/// Products of at least this many floating-point operations (`2·m·k·n`) are split across the
+/// pool. Below it (every product of the course's small networks and of MNIST at batch 32) the
+/// hand-off and the repeated packing of the shared operand cost more than a second core gains.
+const PARALLEL_GEMM_FLOPS: usize = 1 << 24;
+
+/// A raw pointer that may cross to a pool thread: the blocks it is used for are disjoint.
+#[derive(Clone, Copy)]
+struct SendPtr<P>(P);
+// SAFETY: only used by `gemm_blocks`, whose blocks read shared operands and write disjoint
+// parts of the output.
+unsafe impl<P> Send for SendPtr<P> {}
+// SAFETY: as above.
+unsafe impl<P> Sync for SendPtr<P> {}
+
+/// `C = A·B` into the row-major `m × n` buffer at `c` (row stride `n`), with `A` `m × k` and
+/// `B` `k × n` read through their strides.
+///
+/// Large products are split into blocks of rows (or, when `n > m`, of columns) of `C`, the
+/// block size fixed by the shape alone. Each element of `C` is then computed by the same gemm
+/// kernel over the same `k` in the same order as the whole product computes it (the kernel and
+/// its `k` blocking do not depend on `m` or `n`), so the result is bit-identical to one call,
+/// whatever the number of threads; a test compares training at 1 and 2 threads bit for bit.
+///
+/// # Safety
+/// Every element `A[i, p]`, `B[p, j]` reachable through the strides must be readable, and `c`
+/// must be valid for writing `m · n` elements not overlapping `A` or `B`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_blocks<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    (rsa, csa): (isize, isize),
+    b: *const T,
+    (rsb, csb): (isize, isize),
+    c: *mut T,
+) {
+    let flops = m.saturating_mul(k).saturating_mul(n).saturating_mul(2);
+    let rows = m >= n;
+    let dim = if rows { m } else { n };
+    // At most 8 blocks, at least 64 rows or columns each, a multiple of 16 (the widest kernel).
+    let block = dim.div_ceil(8).max(64).next_multiple_of(16);
+    if flops < PARALLEL_GEMM_FLOPS || dim <= block || crate::threads::num_threads() <= 1 {
+        // SAFETY: the caller's contract.
+        unsafe {
+            T::gemm(
+                m,
+                k,
+                n,
+                T::one(),
+                a,
+                rsa,
+                csa,
+                b,
+                rsb,
+                csb,
+                T::zero(),
+                c,
+                n as isize,
+                1,
+            )
+        };
+        return;
+    }
+    let (pa, pb, pc) = (SendPtr(a), SendPtr(b), SendPtr(c));
+    crate::threads::for_each_block(dim.div_ceil(block), move |i| {
+        let (pa, pb, pc) = (pa, pb, pc);
+        let start = i * block;
+        let len = block.min(dim - start);
+        // SAFETY: block `i` covers rows (or columns) start..start + len of A (or B) and C,
+        // inside the caller's bounds; blocks write disjoint parts of C.
+        unsafe {
+            if rows {
+                T::gemm(
+                    len,
+                    k,
+                    n,
+                    T::one(),
+                    pa.0.offset(start as isize * rsa),
+                    rsa,
+                    csa,
+                    pb.0,
+                    rsb,
+                    csb,
+                    T::zero(),
+                    pc.0.add(start * n),
+                    n as isize,
+                    1,
+                );
+            } else {
+                T::gemm(
+                    m,
+                    k,
+                    len,
+                    T::one(),
+                    pa.0,
+                    rsa,
+                    csa,
+                    pb.0.offset(start as isize * csb),
+                    rsb,
+                    csb,
+                    T::zero(),
+                    pc.0.add(start),
+                    n as isize,
+                    1,
+                );
+            }
+        }
+    });
 }

@@ -34,12 +34,14 @@ pub mod memory;
 pub mod ops;
 pub mod random;
 pub mod tensor;
+pub mod threads;
 pub mod trace;
 
 pub use autograd::tangent::{hessian, jacobian, jvp};
 pub use autograd::{backward, backward_with, grad, grad_with, no_grad, BackwardOptions};
 pub use float::Float;
 pub use tensor::Tensor;
+pub use threads::{num_threads, set_num_threads};
 
 /// The test command (`cargo test --workspace --profile checked`) must run with overflow checks
 /// and debug assertions: the workspace's Cargo.toml turns both on for its own crates in the

@@ -36,6 +36,9 @@ pub fn one_hot<T: Float>(labels: &[usize], classes: usize) -> Tensor<T> {
 }
 
 /// One mini-batch: its columns of `X` and `Y`, and which examples they are.
+///
+/// `x` and `y` are usually transposed views of example-major buffers (strides `(1, n)`): the
+/// values are the course's `X[:, batch]`, read through strides by the operations.
 #[derive(Clone, Debug)]
 pub struct Batch<T: Float> {
     /// `X{t}`, shape `(n_features, batch)`.
@@ -48,6 +51,13 @@ pub struct Batch<T: Float> {
 
 /// A data set split into mini-batches of `batch_size` examples, the last batch keeping the
 /// remainder (section 6.5.2 and the seed's `random_mini_batches`).
+///
+/// Internally the data is kept example-major (one contiguous row per example, transposed once
+/// in [`MiniBatches::new`]), so that an epoch never copies the whole data set: a batch of
+/// shuffled examples is gathered, a contiguous row per example, into a buffer reused from batch
+/// to batch, and handed out as its transposed view `(n_features, batch)`; batches in order are
+/// views of the data without any copy. The values and their order are exactly the seed's
+/// `shuffled_X = X[:, permutation]` followed by slicing.
 ///
 /// ```
 /// use engine::Tensor;
@@ -63,13 +73,42 @@ pub struct Batch<T: Float> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct MiniBatches<T: Float> {
+    /// `Xᵀ`, `(m, n_features)`, contiguous: example `i` is row `i`.
+    xt: Tensor<T>,
+    /// `Yᵀ`, `(m, n_outputs)`, contiguous.
+    yt: Tensor<T>,
+    /// `X` and `Y` as transposed views of `xt`, `yt` (no copy).
     x: Tensor<T>,
     y: Tensor<T>,
     batch_size: usize,
 }
 
+/// `(rows, cols)` row-major `src` transposed into a new contiguous `(cols, rows)` tensor, in
+/// tiles so that both sides are read and written a cache line at a time.
+fn transposed<T: Float>(src: &Tensor<T>) -> Tensor<T> {
+    const TILE: usize = 32;
+    let (rows, cols) = (src.shape()[0], src.shape()[1]);
+    let data = src.with_data(|d| {
+        let mut out = vec![T::zero(); d.len()];
+        for r0 in (0..rows).step_by(TILE) {
+            for c0 in (0..cols).step_by(TILE) {
+                for r in r0..(r0 + TILE).min(rows) {
+                    for c in c0..(c0 + TILE).min(cols) {
+                        out[c * rows + r] = d[r * cols + c];
+                    }
+                }
+            }
+        }
+        out
+    });
+    Tensor::from_vec(data, &[cols, rows])
+}
+
 impl<T: Float> MiniBatches<T> {
     /// Batches of `batch_size` columns of `x` `(n_features, m)` and `y` `(n_outputs, m)`.
+    ///
+    /// Copies the data once, transposed (examples become contiguous rows); `x` and `y` are
+    /// not kept.
     #[track_caller]
     pub fn new(x: Tensor<T>, y: Tensor<T>, batch_size: usize) -> Self {
         assert!(
@@ -83,12 +122,46 @@ impl<T: Float> MiniBatches<T> {
             batch_size > 0,
             "MiniBatches::new: batch_size must be positive"
         );
-        MiniBatches { x, y, batch_size }
+        let (xt, yt) = (transposed(&x), transposed(&y));
+        MiniBatches {
+            x: xt.t(),
+            y: yt.t(),
+            xt,
+            yt,
+            batch_size,
+        }
+    }
+
+    /// Batches of `batch_size` examples from data stored example-major: `xt` is
+    /// `(m, n_features)` and `yt` `(m, n_outputs)`, one row per example (the layout of most data
+    /// files, MNIST's included). Takes the buffers without copying them when they are dense;
+    /// batches are the same as [`MiniBatches::new`] on `xt.t()` and `yt.t()`.
+    #[track_caller]
+    pub fn from_rows(xt: Tensor<T>, yt: Tensor<T>, batch_size: usize) -> Self {
+        assert!(
+            xt.ndim() == 2 && yt.ndim() == 2 && xt.shape()[0] == yt.shape()[0],
+            "MiniBatches::from_rows: X {:?} and Y {:?} must be matrices with the same number \
+             of rows (examples)",
+            xt.shape(),
+            yt.shape()
+        );
+        assert!(
+            batch_size > 0,
+            "MiniBatches::from_rows: batch_size must be positive"
+        );
+        let (xt, yt) = (xt.detach().contiguous(), yt.detach().contiguous());
+        MiniBatches {
+            x: xt.t(),
+            y: yt.t(),
+            xt,
+            yt,
+            batch_size,
+        }
     }
 
     /// Number of examples `m`.
     pub fn num_examples(&self) -> usize {
-        self.x.shape()[1]
+        self.xt.shape()[0]
     }
 
     /// Examples per full batch.
@@ -101,12 +174,12 @@ impl<T: Float> MiniBatches<T> {
         self.num_examples().div_ceil(self.batch_size)
     }
 
-    /// All of `X`.
+    /// All of `X` `(n_features, m)` (a transposed view of the example-major copy).
     pub fn x(&self) -> &Tensor<T> {
         &self.x
     }
 
-    /// All of `Y`.
+    /// All of `Y` `(n_outputs, m)` (a transposed view of the example-major copy).
     pub fn y(&self) -> &Tensor<T> {
         &self.y
     }
@@ -140,22 +213,11 @@ impl<T: Float> MiniBatches<T> {
         self.with_order((0..self.num_examples()).collect())
     }
 
-    /// Reorders the columns once for the whole epoch, as the seed's `random_mini_batches` does
-    /// (`shuffled_X = X[:, permutation]`, then slices). Gathering each batch's columns straight
-    /// from `X` instead touches one cache line per element (examples are the columns of a
-    /// row-major matrix): on MNIST-sized data that made training several times slower.
     fn with_order(&self, order: Vec<usize>) -> Epoch<'_, T> {
-        let identity = order.iter().enumerate().all(|(k, &i)| k == i);
-        let (x, y) = if identity {
-            (self.x.clone(), self.y.clone())
-        } else {
-            (take_columns(&self.x, &order), take_columns(&self.y, &order))
-        };
         Epoch {
             data: self,
             order,
-            x,
-            y,
+            buffers: None,
             next: 0,
         }
     }
@@ -165,9 +227,11 @@ impl<T: Float> MiniBatches<T> {
 pub struct Epoch<'a, T: Float> {
     data: &'a MiniBatches<T>,
     order: Vec<usize>,
-    /// `X` and `Y` with their columns in `order`.
-    x: Tensor<T>,
-    y: Tensor<T>,
+    /// Example-major `(batch, n)` buffers for `X` and `Y` of a full shuffled batch, reused from
+    /// batch to batch. Refilling one goes through [`Tensor::update_data`], which writes in
+    /// place when the previous batch's views are gone and copies on write when the caller (or a
+    /// graph) still holds them, so a batch already handed out never changes.
+    buffers: Option<(Tensor<T>, Tensor<T>)>,
     next: usize,
 }
 
@@ -176,6 +240,16 @@ impl<T: Float> Epoch<'_, T> {
     pub fn order(&self) -> &[usize] {
         &self.order
     }
+}
+
+/// Copies rows `rows` of the example-major `src` (row length `width`) into `dst`, in order.
+fn gather_rows<T: Float>(src: &Tensor<T>, rows: &[usize], dst: &mut [T]) {
+    let width = src.shape()[1];
+    src.with_data(|s| {
+        for (out, &i) in dst.chunks_exact_mut(width.max(1)).zip(rows) {
+            out.copy_from_slice(&s[i * width..(i + 1) * width]);
+        }
+    });
 }
 
 impl<T: Float> Iterator for Epoch<'_, T> {
@@ -188,10 +262,38 @@ impl<T: Float> Iterator for Epoch<'_, T> {
         let start = self.next;
         let end = (start + self.data.batch_size).min(self.order.len());
         self.next = end;
+        let rows = &self.order[start..end];
+        let len = end - start;
+        let consecutive = rows.iter().enumerate().all(|(k, &i)| i == start + k);
+        let (xt, yt) = (&self.data.xt, &self.data.yt);
+        let (x, y) = if consecutive {
+            // Batches in the data's own order are views: no copy at all.
+            (xt.narrow(0, start, len).t(), yt.narrow(0, start, len).t())
+        } else if len == self.data.batch_size {
+            let (bx, by) = self.buffers.get_or_insert_with(|| {
+                (
+                    Tensor::zeros(&[len, xt.shape()[1]]),
+                    Tensor::zeros(&[len, yt.shape()[1]]),
+                )
+            });
+            bx.update_data(|d| gather_rows(xt, rows, d));
+            by.update_data(|d| gather_rows(yt, rows, d));
+            (bx.t(), by.t())
+        } else {
+            // The remainder batch (once per epoch) gets its own buffers.
+            let mut dx = vec![T::zero(); len * xt.shape()[1]];
+            let mut dy = vec![T::zero(); len * yt.shape()[1]];
+            gather_rows(xt, rows, &mut dx);
+            gather_rows(yt, rows, &mut dy);
+            (
+                Tensor::from_vec(dx, &[len, xt.shape()[1]]).t(),
+                Tensor::from_vec(dy, &[len, yt.shape()[1]]).t(),
+            )
+        };
         Some(Batch {
-            x: self.x.narrow(1, start, end - start).contiguous(),
-            y: self.y.narrow(1, start, end - start).contiguous(),
-            indices: self.order[start..end].to_vec(),
+            x,
+            y,
+            indices: rows.to_vec(),
         })
     }
 
@@ -568,6 +670,57 @@ mod tests {
         let last = d.in_order().last().unwrap();
         assert_eq!(last.x.to_vec2(), vec![vec![9.0], vec![109.0]]);
         assert_eq!(last.y.to_vec(), [1009.0]);
+    }
+
+    #[test]
+    fn a_batch_kept_by_the_caller_never_changes() {
+        // Full shuffled batches share a reused buffer; one still held must keep its values.
+        let d = data(7);
+        let mut epoch = d.with_permutation(&[4, 0, 6, 2, 5, 1, 3]);
+        let first = epoch.next().unwrap();
+        let second = epoch.next().unwrap();
+        assert_eq!(
+            first.x.to_vec2(),
+            vec![vec![4.0, 0.0, 6.0], vec![104.0, 100.0, 106.0]]
+        );
+        assert_eq!(first.y.to_vec(), [1004.0, 1000.0, 1006.0]);
+        assert_eq!(second.x.to_vec(), [2.0, 5.0, 1.0, 102.0, 105.0, 101.0]);
+        drop((first, second));
+        // Dropped batches let the buffer be refilled in place; the values are still right.
+        let again: Vec<Vec<f64>> = d
+            .with_permutation(&[6, 5, 4, 3, 2, 1, 0])
+            .map(|b| b.y.to_vec())
+            .collect();
+        assert_eq!(
+            again,
+            [
+                vec![1006.0, 1005.0, 1004.0],
+                vec![1003.0, 1002.0, 1001.0],
+                vec![1000.0]
+            ]
+        );
+        assert_eq!(
+            d.x().to_vec2()[1],
+            (0..7).map(|i| 100.0 + i as f64).collect::<Vec<_>>()
+        );
+        assert_eq!(d.y().shape(), [1, 7]);
+    }
+
+    #[test]
+    fn example_major_data_gives_the_same_batches() {
+        let d = data(7);
+        let rows = MiniBatches::from_rows(d.x().t().contiguous(), d.y().t().contiguous(), 3);
+        let order = [4, 0, 6, 2, 5, 1, 3];
+        let a: Vec<(Vec<f64>, Vec<f64>)> = d
+            .with_permutation(&order)
+            .map(|b| (b.x.to_vec(), b.y.to_vec()))
+            .collect();
+        let b: Vec<(Vec<f64>, Vec<f64>)> = rows
+            .with_permutation(&order)
+            .map(|b| (b.x.to_vec(), b.y.to_vec()))
+            .collect();
+        assert_eq!(a, b);
+        assert_eq!(a[0].0, [4.0, 0.0, 6.0, 104.0, 100.0, 106.0]);
     }
 
     #[test]

@@ -19,20 +19,22 @@ use crate::module::{Mode, Module, SharedSampler, Visitor};
 pub type MaskHandle<T> = Arc<Mutex<Option<Tensor<T>>>>;
 
 /// Draws a dropout mask of `shape`: 1 where a uniform draw (row-major) is `< keep_prob`, else 0.
+///
+/// The draws are made in bulk ([`Sampler::fill_keep_mask`]: one call to the generator per
+/// mask, not per element); with [`NumpyRng`](engine::random::NumpyRng) they are NumPy's
+/// `np.random.rand(*shape) < keep_prob`, and [`FastRng`](engine::random::FastRng) makes them
+/// several times faster when the course's stream is not needed.
 pub fn dropout_mask<T: Float, S: Sampler + ?Sized>(
     shape: &[usize],
     keep_prob: f64,
     sampler: &mut S,
 ) -> Tensor<T> {
     let n: usize = shape.iter().product();
-    let data = (0..n)
-        .map(|_| {
-            if sampler.uniform() < keep_prob {
-                T::one()
-            } else {
-                T::zero()
-            }
-        })
+    let mut keep = vec![false; n];
+    sampler.fill_keep_mask(keep_prob, &mut keep);
+    let data = keep
+        .into_iter()
+        .map(|k| if k { T::one() } else { T::zero() })
         .collect();
     Tensor::from_vec(data, shape)
 }

@@ -13,14 +13,19 @@ use crate::{Float, Tensor};
 
 impl<T: Float> Tensor<T> {
     #[track_caller]
-    fn binary(&self, other: &Tensor<T>, op: Op<T>, f: impl Fn(T, T) -> T) -> Tensor<T> {
+    fn binary(
+        &self,
+        other: &Tensor<T>,
+        op: Op<T>,
+        f: impl Fn(T, T) -> T + Sync + Send,
+    ) -> Tensor<T> {
         let shape = broadcast_or_panic(op.name(), self.shape(), other.shape());
         let data = kernels::zip_map(self, other, &shape, f);
         record(op, &[self, other], data, &shape)
     }
 
     #[track_caller]
-    fn unary(&self, op: Op<T>, f: impl Fn(T) -> T) -> Tensor<T> {
+    fn unary(&self, op: Op<T>, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
         let data = kernels::map(self, f);
         record(op, &[self], data, self.shape())
     }
@@ -216,7 +221,12 @@ impl<T: Float> Tensor<T> {
     // `eq_mask` give 0 wherever an operand is NaN.
 
     #[track_caller]
-    fn compare(&self, other: &Tensor<T>, name: &str, f: impl Fn(T, T) -> bool) -> Tensor<T> {
+    fn compare(
+        &self,
+        other: &Tensor<T>,
+        name: &str,
+        f: impl Fn(T, T) -> bool + Sync + Send,
+    ) -> Tensor<T> {
         let shape = broadcast_or_panic(name, self.shape(), other.shape());
         let data = kernels::zip_map(self, other, &shape, |a, b| {
             if f(a, b) {
