@@ -22,7 +22,7 @@ fn train(threads: usize) -> (Vec<u32>, Vec<u64>) {
     let x = rng.rand::<f32>(&[n0, m]);
     let labels: Vec<usize> = (0..m).map(|i| (i * 7) % 10).collect();
     let data = MiniBatches::new(x, one_hot(&labels, 10), 256);
-    let mut net = Sequential::<f32>::mlp(
+    let net = Sequential::<f32>::mlp(
         &[n0, 512, 10],
         Activation::Relu,
         Activation::Identity,
@@ -31,7 +31,7 @@ fn train(threads: usize) -> (Vec<u32>, Vec<u64>) {
     );
     let mut shuffle = NumpyRng::new(6);
     let history = Trainer::new(2).shuffle_with(&mut shuffle).fit(
-        &mut net,
+        &net,
         &mut Gd::new(0.1),
         &data,
         |out, y, params| loss::softmax_cross_entropy(out, y) + loss::l2_penalty(params, 0.5, 256),
