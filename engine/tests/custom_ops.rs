@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use engine::autograd::rules::InputGrads;
+use engine::autograd::CustomOp;
 use engine::check::{check_custom_op, CustomOpCheck};
 use engine::gradcheck::{gradcheck, GradcheckConfig};
-use engine::ops::custom::CustomOp;
 use engine::Tensor;
 
 /// softplus(x) = log(1 + eˣ); d/dx = σ(x). `mistake` plants a bug in the backward.

@@ -1,10 +1,12 @@
 //! The dynamic computation graph and reverse-mode automatic differentiation.
 //!
-//! - [`rules`]: the [`Op`] enum (what each node did) and, in one `match`, every backward rule.
+//! - [`rules`]: the [`Op`] enum (what each node did) and, in one `match`, every derivative
+//!   rule, each written once for both modes (see there how to add an operation).
+//! - [`custom`]: user-defined operations ([`CustomOp`]) with their own rules.
 //! - [`backward`](mod@backward): the traversal that visits each node once in reverse
 //!   topological order and accumulates gradients.
 //! - [`dot`]: Graphviz export and node counts, for studying a graph.
-//! - [`forward`]: every forward-mode (Jacobian-vector product) rule, mirroring `rules`;
+//! - [`forward`]: forward mode's driver, the Jacobian-vector product of one node from `rules`;
 //!   [`tangent`]: the tangent pass over a recorded graph, `jvp`, `jacobian`, `hessian`.
 //! - [`hooks`]: post-accumulate hooks and the hook semantics.
 //! - this module: grad mode (`no_grad`), graph nodes, and live-node accounting.
@@ -13,6 +15,7 @@
 //! it, and nothing points back. Dropping the last handle to a loss frees its whole graph.
 
 pub mod backward;
+pub mod custom;
 pub mod dot;
 pub mod forward;
 pub mod hooks;
@@ -27,6 +30,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 pub use backward::{backward, backward_with, grad, grad_with, BackwardOptions};
+pub use custom::CustomOp;
 pub use rules::Op;
 
 use crate::{Float, Tensor};

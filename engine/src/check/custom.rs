@@ -14,7 +14,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use engine::check::{check_custom_op, CustomOpCheck};
-//! use engine::ops::custom::CustomOp;
+//! use engine::autograd::CustomOp;
 //! use engine::autograd::rules::InputGrads;
 //! use engine::Tensor;
 //!
@@ -43,8 +43,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::autograd::no_grad;
+use crate::autograd::CustomOp;
 use crate::gradcheck::{compare_gradients, GradcheckReport};
-use crate::ops::custom::CustomOp;
 use crate::{Float, Tensor};
 
 /// Settings of [`check_custom_op`].

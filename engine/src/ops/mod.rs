@@ -7,9 +7,7 @@
 //! - [`shape`]: reshape, permute/transpose, broadcast, squeeze, concat, narrow, indexing.
 //! - [`reduce`]: sums, means, extrema, variance, argmax.
 //! - [`softmax`]: softmax and log-softmax.
-//! - [`custom`]: user-defined operations with their own backward.
 
-pub mod custom;
 pub mod elementwise;
 pub mod linalg;
 pub mod reduce;
