@@ -3,6 +3,7 @@
 //! probability is `-inf` (NumPy prints a cost of `inf`); from logits the same loss stays finite.
 
 use crate::autograd::{record, Op};
+use crate::ops::{resolve_axis, Axis};
 use crate::{Float, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -76,7 +77,7 @@ pub fn binary_cross_entropy<T: Float>(probs: &Tensor<T>, targets: &Tensor<T>) ->
 pub fn softmax_cross_entropy<T: Float>(
     logits: &Tensor<T>,
     one_hot: &Tensor<T>,
-    axis: usize,
+    axis: impl Axis,
 ) -> Tensor<T> {
     assert!(
         logits.shape() == one_hot.shape(),
@@ -84,7 +85,8 @@ pub fn softmax_cross_entropy<T: Float>(
         logits.shape(),
         one_hot.shape()
     );
-    let per_example = -(one_hot * logits.log_softmax(axis as isize)).sum_axis(axis, false);
+    let axis = resolve_axis("softmax_cross_entropy", axis, logits.shape());
+    let per_example = -(one_hot * logits.log_softmax(axis)).sum_axis(axis, false);
     per_example.mean()
 }
 

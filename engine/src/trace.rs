@@ -30,9 +30,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
+use std::rc::Rc;
 
 use crate::autograd::dot::DotOptions;
-use crate::autograd::rules::InputGrads;
+use crate::autograd::observer::{observe, Observer};
+use crate::autograd::InputGrads;
 use crate::autograd::Op;
 use crate::tensor::TensorId;
 use crate::{Float, Tensor};
@@ -129,8 +131,16 @@ fn summed_axes<T: Float>(op: &Op<T>, input: &[usize], output: &[usize]) -> Vec<u
     }
 }
 
-/// Called by backward for every visited tensor; records it when a trace is being taken.
-pub(crate) fn record_visit<T: Float>(t: &Tensor<T>, g: &Tensor<T>, grads: Option<&InputGrads<T>>) {
+/// Records every tensor backward visits while a trace is being taken.
+struct TraceObserver;
+
+impl<T: Float> Observer<T> for TraceObserver {
+    fn after_rule(&self, t: &Tensor<T>, g: &Tensor<T>, grads: Option<&InputGrads<T>>) {
+        record_visit(t, g, grads);
+    }
+}
+
+fn record_visit<T: Float>(t: &Tensor<T>, g: &Tensor<T>, grads: Option<&InputGrads<T>>) {
     RECORDER.with(|r| {
         let mut r = r.borrow_mut();
         let Some(steps) = r.as_mut() else { return };
@@ -180,6 +190,10 @@ pub fn trace_backward<R>(f: impl FnOnce() -> R) -> (R, BackwardTrace) {
         }
     }
     let _restore = Restore(RECORDER.with(|r| r.borrow_mut().replace(Vec::new())));
+    let _observers = (
+        observe::<f32>(Rc::new(TraceObserver)),
+        observe::<f64>(Rc::new(TraceObserver)),
+    );
     let result = f();
     let steps = RECORDER.with(|r| r.borrow_mut().take()).unwrap_or_default();
     (result, BackwardTrace::labelled(steps))

@@ -202,9 +202,9 @@ pub fn check(args: &GradcheckArgs) -> GradcheckOutput {
     // course's 2e-7 applies to the whole vector.
     let config = CheckConfig {
         epsilon: args.epsilon,
-        tolerance: WRONG_GRADIENT,
         ..CheckConfig::default()
-    };
+    }
+    .relative(WRONG_GRADIENT);
     let buggy = check_gradients(&values, &course_loss, Some(&backward(true)), config);
     let fixed = check_gradients(&values, &course_loss, Some(&backward(false)), config);
     // The same gradient, of the same cost written from the logits: its central differences

@@ -4,12 +4,9 @@
 //! Check a new op's backward with [`check_custom_op`](crate::check::check_custom_op) (random
 //! inputs, every component), or opt in to an automatic check at each op's first use with
 //! [`set_custom_op_checking`](crate::check::set_custom_op_checking). Forward mode works through
-//! custom ops too: see [`CustomOp::jvp`].
+//! custom ops too: see [`CustomOp::jvp`]. `Tensor::apply_custom` (in `ops`) applies one.
 
-use std::sync::Arc;
-
-use crate::autograd::rules::InputGrads;
-use crate::autograd::{no_grad, record_view, Op};
+use crate::autograd::InputGrads;
 use crate::{Float, Tensor};
 
 /// An operation whose forward and backward the user writes.
@@ -39,15 +36,5 @@ pub trait CustomOp<T: Float>: Send + Sync + 'static {
     ) -> Option<Tensor<T>> {
         let _ = (inputs, output, tangents);
         None
-    }
-}
-
-impl<T: Float> Tensor<T> {
-    /// Applies a custom operation, recording it in the graph like a built-in one.
-    #[track_caller]
-    pub fn apply_custom(op: Arc<dyn CustomOp<T>>, inputs: &[&Tensor<T>]) -> Tensor<T> {
-        let out = no_grad(|| op.forward(inputs));
-        crate::check::custom::check_at_first_use(op.as_ref(), inputs, &out);
-        record_view(Op::Custom(op), inputs, out.storage(), out.layout().clone())
     }
 }

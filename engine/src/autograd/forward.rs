@@ -58,7 +58,7 @@ pub fn jvp_rule<T: Float>(
 
 /// Type of a custom op's backward, as a closure.
 type Vjp<'a, T> =
-    dyn Fn(&[Tensor<T>], &Tensor<T>, &Tensor<T>) -> crate::autograd::rules::InputGrads<T> + 'a;
+    dyn Fn(&[Tensor<T>], &Tensor<T>, &Tensor<T>) -> crate::autograd::InputGrads<T> + 'a;
 
 /// `J·u` for a custom op without its own rule: the backward `v ↦ Jᵀv` is linear in `v`, so
 /// the gradient of `⟨Jᵀv, u⟩` with respect to `v` is `J·u`. Needs a backward written with
@@ -71,7 +71,7 @@ fn custom_jvp_from_backward<T: Float>(
     backward: &Vjp<'_, T>,
 ) -> Tensor<T> {
     let _recording = set_grad_enabled(true);
-    let v = Tensor::zeros(y.shape()).requires_grad();
+    let v = Tensor::zeros(y.shape()).to_leaf();
     let constants: Vec<Tensor<T>> = inputs.iter().map(Tensor::detach).collect();
     let grads = backward(&constants, &y.detach(), &v);
     let mut total = Tensor::scalar(T::zero());
@@ -79,7 +79,7 @@ fn custom_jvp_from_backward<T: Float>(
     for (g, u) in grads.iter().zip(tangents) {
         if let (Some(g), Some(u)) = (g, u) {
             pairs += 1;
-            recorded |= g.requires_grad_flag();
+            recorded |= g.requires_grad();
             total = total + (g * u).sum();
         }
     }

@@ -9,6 +9,8 @@
 //! - [`forward`]: forward mode's driver, the Jacobian-vector product of one node from `rules`;
 //!   [`tangent`]: the tangent pass over a recorded graph, `jvp`, `jacobian`, `hessian`.
 //! - [`hooks`]: post-accumulate hooks and the hook semantics.
+//! - [`observer`]: the interface debugging tools (anomaly mode, traces, first-use checks of
+//!   custom ops) subscribe to; autograd calls no tool directly.
 //! - this module: grad mode (`no_grad`), graph nodes, and live-node accounting.
 //!
 //! Ownership is what frees graphs: a node owns its inputs, a tensor owns the node that produced
@@ -19,6 +21,7 @@ pub mod custom;
 pub mod dot;
 pub mod forward;
 pub mod hooks;
+pub mod observer;
 pub mod rules;
 pub mod tangent;
 
@@ -103,6 +106,10 @@ pub fn graph_memory() -> GraphMemory {
 pub fn live_nodes() -> usize {
     graph_memory().live_nodes
 }
+
+/// Gradients for a node's inputs (`None` where an input needs none), as backward rules return
+/// them.
+pub type InputGrads<T> = SmallVec<[Option<Tensor<T>>; 2]>;
 
 /// Observes or replaces a gradient as it flows through a tensor during backward: return
 /// `Some(g)` to replace it, `None` to keep it.
@@ -194,9 +201,14 @@ pub(crate) fn record_view<T: Float>(
     storage: Arc<Vec<T>>,
     layout: crate::layout::Layout,
 ) -> Tensor<T> {
-    let tracked = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad_flag());
+    let tracked = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
     let location = Location::caller();
-    crate::anomaly::check_forward(&op, inputs, &storage, &layout, location);
+    observer::recorded(
+        &op,
+        inputs,
+        || Tensor::from_parts(storage.clone(), layout.clone(), None),
+        location,
+    );
     if !tracked {
         return Tensor::from_parts(storage, layout, None);
     }

@@ -40,7 +40,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use smallvec::{smallvec, SmallVec};
+use smallvec::smallvec;
 
 use crate::autograd::custom::CustomOp;
 use crate::layout::Shape;
@@ -263,8 +263,7 @@ impl<T: Float> fmt::Debug for Op<T> {
     }
 }
 
-/// Gradients for a node's inputs (`None` where an input needs none).
-pub type InputGrads<T> = SmallVec<[Option<Tensor<T>>; 2]>;
+pub use crate::autograd::InputGrads;
 
 /// A local derivative `s ↦ ∂y/∂x ⊙ s` (or a self-adjoint Jacobian applied to `s`).
 pub type Partial<'r, T> = dyn Fn(&Tensor<T>) -> Tensor<T> + 'r;
@@ -547,7 +546,7 @@ pub fn backward_rule<T: Float>(
     y: &Tensor<T>,
     g: &Tensor<T>,
 ) -> InputGrads<T> {
-    let need = |i: usize| inputs[i].requires_grad_flag();
+    let need = |i: usize| inputs[i].requires_grad();
     let each = |f: &dyn Fn(usize) -> Tensor<T>| -> InputGrads<T> {
         (0..inputs.len()).map(|i| need(i).then(|| f(i))).collect()
     };

@@ -2,14 +2,14 @@
 
 use crate::autograd::{record, Op};
 use crate::kernels;
-use crate::ops::resolve_axis;
+use crate::ops::{resolve_axis, Axis};
 use crate::{Float, Tensor};
 
 impl<T: Float> Tensor<T> {
     /// `e^x / Σ e^x` along `axis` (negative counts from the end). In the course's layout the
     /// classes are axis 0 of a `(classes, m)` matrix.
     #[track_caller]
-    pub fn softmax(&self, axis: isize) -> Tensor<T> {
+    pub fn softmax(&self, axis: impl Axis) -> Tensor<T> {
         let axis = resolve_axis("softmax", axis, self.shape());
         let data = kernels::softmax_axis(self, axis, false);
         record(Op::Softmax { axis }, &[self], data, self.shape())
@@ -17,7 +17,7 @@ impl<T: Float> Tensor<T> {
 
     /// `x - log Σ e^x` along `axis`, computed without forming `e^x` for large `x`.
     #[track_caller]
-    pub fn log_softmax(&self, axis: isize) -> Tensor<T> {
+    pub fn log_softmax(&self, axis: impl Axis) -> Tensor<T> {
         let axis = resolve_axis("log_softmax", axis, self.shape());
         let data = kernels::softmax_axis(self, axis, true);
         record(Op::LogSoftmax { axis }, &[self], data, self.shape())
