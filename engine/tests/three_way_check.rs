@@ -1,5 +1,5 @@
 //! The three-way check: autodiff vs hand-written vs numerical. The hand-written backward here is
-//! the course's formulas (seed 001, section 6.1.2), written independently of the engine's rules.
+//! the course's formulas for a dense sigmoid network, written independently of the engine's rules.
 
 use engine::check::{check_gradients, Agreement, CheckConfig, NamedTensors};
 use engine::gradcheck::relative_difference;

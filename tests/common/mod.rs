@@ -8,7 +8,7 @@ use ferrograd::engine::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Relative difference (seed 001, eq. 6.57) every gradient check must stay under.
+/// Relative difference ‖a−b‖/(‖a‖+‖b‖) every gradient check must stay under.
 pub const TOLERANCE: f64 = 1e-7;
 
 /// Standard normal values, reproducible from `seed`.
