@@ -46,7 +46,9 @@ pub fn binary_cross_entropy_with_logits<T: Float>(
 ///   is computed from that sigmoid's logits with [`binary_cross_entropy_with_logits`], as Keras
 ///   does: the same mathematics, exact even where `σ(z)` rounds to exactly 0 or 1, and the
 ///   gradient reaching the logits is `(σ(z) - y)/m` rather than `inf·0 = NaN`. The
-///   probabilities themselves then get no gradient of their own.
+///   probabilities themselves are then skipped by backward: they get no gradient of their
+///   own, and a hook registered on them does not run (register it on the logits, or call
+///   [`binary_cross_entropy_with_logits`] on `σ`'s input yourself to make the choice visible).
 /// - Otherwise (constants, `no_grad`) each log is floored at -100, as PyTorch's `BCELoss`
 ///   does: a saturated probability gives a large finite cost (and a zero gradient), not the
 ///   exact one. Keep the logits when the exact value matters.

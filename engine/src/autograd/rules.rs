@@ -34,8 +34,13 @@
 //!    directions differ;
 //! 4. a row in the op table (`engine/tests/op_table/rows.rs`), which runs first- and
 //!    second-order gradient checks, forward mode against central differences and reverse mode,
-//!    f32 against f64 and the value against a naive loop. The table's coverage test fails
-//!    until the row exists.
+//!    f32 against f64, `create_graph` consistency and the value against a naive loop
+//!    (`reference.rs`). The table lists every variant in `op_variants!` (`main.rs`): without
+//!    that line the test file does not compile, and without a row recording the op its
+//!    coverage test fails.
+//!
+//! Nothing else: forward mode, `create_graph`, the backward trace's broadcast report and the
+//! mutation-test configuration (`.cargo/mutants.toml`) all read these rules.
 
 use std::fmt;
 use std::sync::Arc;

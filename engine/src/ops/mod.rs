@@ -1,5 +1,6 @@
 //! The public operations on tensors. Each computes its result with `kernels` and records a graph
-//! node through `autograd::record`; the matching backward rule is in `autograd::rules`.
+//! node through `autograd::record`; the matching derivative rule (used by backward and forward
+//! mode alike) is in `autograd::rules`. Every axis argument accepts negative values ([`Axis`]).
 //!
 //! - [`elementwise`]: arithmetic with NumPy broadcasting, unary maths, activations,
 //!   comparisons (constant masks) and `where`, plus operator overloading.
