@@ -120,7 +120,7 @@ fn gather_index_shape() {
 #[test]
 #[should_panic(expected = "set_data: shape [3] cannot replace shape [2]")]
 fn set_data_shape() {
-    t(&[2]).requires_grad().set_data(&t(&[3]));
+    t(&[2]).to_leaf().set_data(&t(&[3]));
 }
 
 #[test]
@@ -156,14 +156,14 @@ fn mse_shapes() {
 #[test]
 #[should_panic(expected = "backward: output gradient of shape [3] does not match output shape [2]")]
 fn backward_gradient_shape() {
-    let y = t(&[2]).requires_grad().exp();
+    let y = t(&[2]).to_leaf().exp();
     backward_with(&y, &t(&[3]), BackwardOptions::default());
 }
 
 #[test]
 #[should_panic(expected = "backward: needs a scalar output or an explicit gradient, got shape [2]")]
 fn backward_from_a_vector() {
-    t(&[2]).requires_grad().exp().backward();
+    t(&[2]).to_leaf().exp().backward();
 }
 
 #[test]

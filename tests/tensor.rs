@@ -69,12 +69,12 @@ fn nested_vectors_round_trip() {
 #[test]
 fn parameters_and_constants() {
     let c = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2]);
-    let p = c.requires_grad();
-    assert!(!c.requires_grad_flag() && p.requires_grad_flag());
+    let p = c.to_leaf();
+    assert!(!c.requires_grad() && p.requires_grad());
     assert!(p.is_leaf());
     let y = &p * &c;
-    assert!(y.requires_grad_flag() && !y.is_leaf());
-    assert!(!(&c * &c).requires_grad_flag());
+    assert!(y.requires_grad() && !y.is_leaf());
+    assert!(!(&c * &c).requires_grad());
 }
 
 #[test]

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use engine::autograd::rules::InputGrads;
+use engine::autograd::CustomOp;
 use engine::check::{check_custom_op, set_custom_op_checking, CustomOpCheck, FirstUseCheck};
-use engine::ops::custom::CustomOp;
 use engine::Tensor;
 
 /// `log(1 + eˣ) = max(x, 0) + log(1 + e^−|x|)`, which never overflows.

@@ -36,40 +36,21 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::Arc;
+use std::rc::Rc;
 
-use crate::autograd::rules::InputGrads;
-use crate::autograd::{Node, Op};
-use crate::layout::{for_each_offset, Layout};
+use crate::autograd::observer::{observe, Observer, ObserverGuard, Recorded};
+use crate::autograd::InputGrads;
 use crate::{Float, Tensor};
 
 thread_local! {
     static ANOMALY: Cell<bool> = const { Cell::new(false) };
     static LAST: RefCell<Option<Box<Anomaly>>> = const { RefCell::new(None) };
-    static IN_BACKWARD_RULE: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks the evaluation of a backward rule: the operations it runs are checked as that rule's
-/// gradients (naming the node being differentiated), not as forward operations of their own.
-pub(crate) struct BackwardRuleScope {
-    previous: bool,
-}
-
-impl Drop for BackwardRuleScope {
-    fn drop(&mut self) {
-        IN_BACKWARD_RULE.with(|b| b.set(self.previous));
-    }
-}
-
-pub(crate) fn backward_rule_scope() -> BackwardRuleScope {
-    BackwardRuleScope {
-        previous: IN_BACKWARD_RULE.with(|b| b.replace(true)),
-    }
 }
 
 /// Restores the previous anomaly setting when dropped.
 pub struct AnomalyGuard {
     previous: bool,
+    _observers: Option<(ObserverGuard, ObserverGuard)>,
 }
 
 impl Drop for AnomalyGuard {
@@ -80,8 +61,16 @@ impl Drop for AnomalyGuard {
 
 /// Turns anomaly detection on (or off) for this thread until the guard is dropped.
 pub fn detect_anomaly(enabled: bool) -> AnomalyGuard {
+    // Anomaly mode is an autograd observer, installed only while it is on.
+    let observers = enabled.then(|| {
+        (
+            observe::<f32>(Rc::new(AnomalyObserver)),
+            observe::<f64>(Rc::new(AnomalyObserver)),
+        )
+    });
     AnomalyGuard {
         previous: ANOMALY.with(|a| a.replace(enabled)),
+        _observers: observers,
     }
 }
 
@@ -280,55 +269,51 @@ fn all_finite<T: Float>(t: &Tensor<T>) -> bool {
     t.with_data(|d| d.iter().all(|x| x.is_finite()))
 }
 
-pub(crate) fn check_forward<T: Float>(
-    op: &Op<T>,
-    inputs: &[&Tensor<T>],
-    storage: &Arc<Vec<T>>,
-    layout: &Layout,
-    location: &'static Location<'static>,
-) {
-    if !is_anomaly_enabled() || IN_BACKWARD_RULE.with(Cell::get) {
-        return;
-    }
-    let mut bad = false;
-    for_each_offset(layout, |o| bad |= !storage[o].is_finite());
-    if bad && inputs.iter().all(|t| all_finite(t)) {
-        let output = Tensor::from_parts(storage.clone(), layout.clone(), None);
-        raise(Anomaly {
-            phase: Phase::Forward,
-            op: op.name().to_string(),
-            location,
-            inputs: inputs.iter().map(|t| TensorStats::of(t)).collect(),
-            incoming_grad: None,
-            input_index: None,
-            result: TensorStats::of(&output),
-            arrived_non_finite: false,
-        });
-    }
-}
+/// Checks every operation's output and every backward rule's gradients while anomaly mode is on.
+struct AnomalyObserver;
 
-pub(crate) fn check_backward<T: Float>(
-    node: &Node<T>,
-    incoming: &Tensor<T>,
-    grads: &InputGrads<T>,
-) {
-    if !is_anomaly_enabled() {
-        return;
-    }
-    for (i, g) in grads.iter().enumerate() {
-        let Some(g) = g else { continue };
-        if all_finite(g) {
-            continue;
+impl<T: Float> Observer<T> for AnomalyObserver {
+    fn on_record(&self, event: &Recorded<'_, T>) {
+        // A backward rule's own arithmetic is judged by the gradients it returns.
+        if !is_anomaly_enabled() || event.in_backward_rule {
+            return;
         }
-        raise(Anomaly {
-            phase: Phase::Backward,
-            op: node.op.name().to_string(),
-            location: node.location,
-            inputs: node.inputs.iter().map(TensorStats::of).collect(),
-            incoming_grad: Some(TensorStats::of(incoming)),
-            input_index: Some(i),
-            result: TensorStats::of(g),
-            arrived_non_finite: !all_finite(incoming),
-        });
+        if !all_finite(event.output) && event.inputs.iter().all(|t| all_finite(t)) {
+            raise(Anomaly {
+                phase: Phase::Forward,
+                op: event.op.name().to_string(),
+                location: event.location,
+                inputs: event.inputs.iter().map(|t| TensorStats::of(t)).collect(),
+                incoming_grad: None,
+                input_index: None,
+                result: TensorStats::of(event.output),
+                arrived_non_finite: false,
+            });
+        }
+    }
+
+    fn after_rule(&self, tensor: &Tensor<T>, incoming: &Tensor<T>, grads: Option<&InputGrads<T>>) {
+        if !is_anomaly_enabled() {
+            return;
+        }
+        let (Some(node), Some(grads)) = (tensor.grad_fn(), grads) else {
+            return;
+        };
+        for (i, g) in grads.iter().enumerate() {
+            let Some(g) = g else { continue };
+            if all_finite(g) {
+                continue;
+            }
+            raise(Anomaly {
+                phase: Phase::Backward,
+                op: node.op().name().to_string(),
+                location: node.location(),
+                inputs: node.inputs().iter().map(TensorStats::of).collect(),
+                incoming_grad: Some(TensorStats::of(incoming)),
+                input_index: Some(i),
+                result: TensorStats::of(g),
+                arrived_non_finite: !all_finite(incoming),
+            });
+        }
     }
 }

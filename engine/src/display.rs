@@ -42,7 +42,7 @@ impl<T: Float> fmt::Debug for Tensor<T> {
             array_to_string(self, precision, ", ", PREFIX.len())
         };
         write!(f, "{PREFIX}{body}, shape={:?}, {}", self.shape(), T::NAME)?;
-        if self.requires_grad_flag() {
+        if self.requires_grad() {
             f.write_str(", requires_grad")?;
         }
         f.write_str(")")

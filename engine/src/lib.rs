@@ -9,14 +9,16 @@
 //! - [`tensor`]: the [`Tensor`] handle, constructors, data access; [`layout`]: shapes and
 //!   strides; `kernels`: buffer computations (matmul on `matrixmultiply`).
 //! - [`ops`]: every public operation; [`loss`]: losses from logits.
-//! - [`autograd`]: the graph, `backward`, and in [`autograd::rules`] every backward rule;
+//! - [`autograd`]: the graph, `backward`, and in [`autograd::rules`] every derivative rule
+//!   (one per op, read by both reverse and forward mode);
 //!   [`autograd::dot`]: Graphviz export and node counts of any graph.
 //! - printing: `{}` prints a tensor exactly as NumPy's `str(array)` does, `{:?}` adds shape
 //!   and type.
-//! - [`gradcheck`]: numerical gradients and the relative-difference report.
+//! - [`check`]: every gradient check, with one tolerance, one comparison, one report and one
+//!   NaN rule: `gradcheck`/`gradgradcheck` of a function, the three-way check (autodiff,
+//!   hand-written, numerical) per named parameter, checks of user-defined ops and of forward
+//!   mode. [`gradcheck`] keeps the first of these at its former path.
 //! - [`anomaly`]: NaN/Inf detection that names the operation and the caller's line.
-//! - [`check`]: the three-way gradient check (autodiff, hand-written, numerical) per named
-//!   parameter, and checks of user-defined ops.
 //! - [`trace`]: a node-by-node account of a backward pass; [`memory`]: what graphs hold, and
 //!   a leak check for training loops.
 //! - [`random`]: the [`random::Sampler`] trait behind every random draw (initializers, dropout).
@@ -37,9 +39,11 @@ pub mod tensor;
 pub mod threads;
 pub mod trace;
 
-pub use autograd::tangent::{hessian, jacobian, jvp};
+pub use autograd::tangent::{hessian, hvp, jacobian, jacobian_reverse, jvp, jvp_graph, vjp};
 pub use autograd::{backward, backward_with, grad, grad_with, no_grad, BackwardOptions};
 pub use float::Float;
+pub use ops::reduce::VarOptions;
+pub use ops::Axis;
 pub use tensor::Tensor;
 pub use threads::{num_threads, set_num_threads};
 

@@ -3,6 +3,7 @@
 //! probability is `-inf` (NumPy prints a cost of `inf`); from logits the same loss stays finite.
 
 use crate::autograd::{record, Op};
+use crate::ops::{resolve_axis, Axis};
 use crate::{Float, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -63,7 +64,9 @@ pub fn binary_cross_entropy_with_logits<T: Float>(
 ///   is computed from that sigmoid's logits with [`binary_cross_entropy_with_logits`], as Keras
 ///   does: the same mathematics, exact even where `σ(z)` rounds to exactly 0 or 1, and the
 ///   gradient reaching the logits is `(σ(z) - y)/m` rather than `inf·0 = NaN`. The
-///   probabilities themselves then get no gradient of their own.
+///   probabilities themselves are then skipped by backward: they get no gradient of their
+///   own, and a hook registered on them does not run (register it on the logits, or call
+///   [`binary_cross_entropy_with_logits`] on `σ`'s input yourself to make the choice visible).
 /// - Otherwise (constants, `no_grad`) each log is floored at -100, as PyTorch's `BCELoss`
 ///   does: a saturated probability gives a large finite cost (and a zero gradient), not the
 ///   exact one. Keep the logits when the exact value matters.
@@ -99,7 +102,7 @@ pub fn binary_cross_entropy<T: Float>(probs: &Tensor<T>, targets: &Tensor<T>) ->
 pub fn softmax_cross_entropy<T: Float>(
     logits: &Tensor<T>,
     one_hot: &Tensor<T>,
-    axis: usize,
+    axis: impl Axis,
 ) -> Tensor<T> {
     assert!(
         logits.shape() == one_hot.shape(),
@@ -107,7 +110,8 @@ pub fn softmax_cross_entropy<T: Float>(
         logits.shape(),
         one_hot.shape()
     );
-    let terms = one_hot * logits.log_softmax(axis as isize);
+    let axis = resolve_axis("softmax_cross_entropy", axis, logits.shape());
+    let terms = one_hot * logits.log_softmax(axis);
     // Where y = 0 the term is 0 (y·log p is ±0 or NaN there, and a sum of ±0 starting from +0
     // is what the plain formula gives on finite logits).
     let absent = one_hot.eq_mask(&Tensor::scalar(T::zero()));

@@ -252,9 +252,10 @@ impl<T: Float> Tensor<T> {
 
     // ----- leaves and gradients -------------------------------------------------------------
 
-    /// A leaf that requires gradients (a parameter), holding a copy of this tensor's values.
+    /// A new leaf that requires gradients (a parameter), holding a copy of this tensor's values;
+    /// `self` is unchanged. See [`Tensor::requires_grad`] for the query.
     #[track_caller]
-    pub fn requires_grad(&self) -> Self {
+    pub fn to_leaf(&self) -> Self {
         let t = Self::from_parts(
             Arc::new(self.to_vec()),
             Layout::contiguous(self.shape()),
@@ -267,11 +268,12 @@ impl<T: Float> Tensor<T> {
     /// A leaf parameter built from data and a shape.
     #[track_caller]
     pub fn parameter(data: Vec<T>, shape: &[usize]) -> Self {
-        Self::from_vec(data, shape).requires_grad()
+        Self::from_vec(data, shape).to_leaf()
     }
 
-    /// Whether gradients flow to or through this tensor.
-    pub fn requires_grad_flag(&self) -> bool {
+    /// Whether gradients flow to or through this tensor (a leaf made by [`Tensor::to_leaf`] or
+    /// [`Tensor::parameter`], or the result of an operation on one).
+    pub fn requires_grad(&self) -> bool {
         self.0.requires_grad.load(Ordering::Relaxed)
     }
 

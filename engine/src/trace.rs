@@ -30,10 +30,13 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
+use std::rc::Rc;
 
 use crate::autograd::dot::DotOptions;
-use crate::autograd::rules::InputGrads;
-use crate::autograd::Op;
+use crate::autograd::observer::{observe, Observer};
+use crate::autograd::rules::{with_rule, Rule};
+use crate::autograd::InputGrads;
+use crate::autograd::{Node, Op};
 use crate::tensor::TensorId;
 use crate::{Float, Tensor};
 
@@ -108,29 +111,33 @@ pub fn broadcast_axes(input: &[usize], output: &[usize]) -> Vec<usize> {
 }
 
 /// Which axes of the output the gradient of `input` was summed over, for the operations whose
-/// backward rule undoes broadcasting.
-fn summed_axes<T: Float>(op: &Op<T>, input: &[usize], output: &[usize]) -> Vec<usize> {
-    match op {
-        Op::Add
-        | Op::Sub
-        | Op::Mul
-        | Op::Div
-        | Op::Pow
-        | Op::Maximum
-        | Op::Minimum
-        | Op::Where { .. }
-        | Op::BroadcastTo { .. } => broadcast_axes(input, output),
-        // Only the batch dimensions broadcast; the matrix dimensions are contracted.
-        Op::MatMul => {
-            let batch = |s: &[usize]| s[..s.len().saturating_sub(2)].to_vec();
-            broadcast_axes(&batch(input), &batch(output))
+/// backward rule undoes broadcasting: elementwise operations of two operands (read from their
+/// rule, so new ones are covered), `broadcast_to`, and the batch dimensions of `matmul`.
+fn summed_axes<T: Float>(node: &Node<T>, output: &Tensor<T>, input: &[usize]) -> Vec<usize> {
+    let out = output.shape();
+    with_rule(node.op(), node.inputs(), output, |rule| {
+        match (rule, node.op()) {
+            (Rule::Elementwise2(..), _) | (_, Op::BroadcastTo { .. }) => broadcast_axes(input, out),
+            // Only the batch dimensions broadcast; the matrix dimensions are contracted.
+            (_, Op::MatMul) => {
+                let batch = |s: &[usize]| s[..s.len().saturating_sub(2)].to_vec();
+                broadcast_axes(&batch(input), &batch(out))
+            }
+            _ => Vec::new(),
         }
-        _ => Vec::new(),
+    })
+}
+
+/// Records every tensor backward visits while a trace is being taken.
+struct TraceObserver;
+
+impl<T: Float> Observer<T> for TraceObserver {
+    fn after_rule(&self, t: &Tensor<T>, g: &Tensor<T>, grads: Option<&InputGrads<T>>) {
+        record_visit(t, g, grads);
     }
 }
 
-/// Called by backward for every visited tensor; records it when a trace is being taken.
-pub(crate) fn record_visit<T: Float>(t: &Tensor<T>, g: &Tensor<T>, grads: Option<&InputGrads<T>>) {
+fn record_visit<T: Float>(t: &Tensor<T>, g: &Tensor<T>, grads: Option<&InputGrads<T>>) {
     RECORDER.with(|r| {
         let mut r = r.borrow_mut();
         let Some(steps) = r.as_mut() else { return };
@@ -146,7 +153,7 @@ pub(crate) fn record_visit<T: Float>(t: &Tensor<T>, g: &Tensor<T>, grads: Option
                     shape: input.shape().to_vec(),
                     grad_norm: ig.as_ref().map(norm),
                     summed_axes: if ig.is_some() {
-                        summed_axes(node.op(), input.shape(), t.shape())
+                        summed_axes(node, t, input.shape())
                     } else {
                         Vec::new()
                     },
@@ -180,6 +187,10 @@ pub fn trace_backward<R>(f: impl FnOnce() -> R) -> (R, BackwardTrace) {
         }
     }
     let _restore = Restore(RECORDER.with(|r| r.borrow_mut().replace(Vec::new())));
+    let _observers = (
+        observe::<f32>(Rc::new(TraceObserver)),
+        observe::<f64>(Rc::new(TraceObserver)),
+    );
     let result = f();
     let steps = RECORDER.with(|r| r.borrow_mut().take()).unwrap_or_default();
     (result, BackwardTrace::labelled(steps))

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use engine::autograd::rules::InputGrads;
+use engine::autograd::CustomOp;
 use engine::check::{custom_op_checking, set_custom_op_checking, FirstUseCheck};
-use engine::ops::custom::CustomOp;
 use engine::Tensor;
 
 /// 2x with a backward that is right (×2) or wrong (×3); counts its backward calls.

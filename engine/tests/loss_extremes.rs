@@ -33,7 +33,7 @@ fn bce_with_logits_at_extremes<T: Float>() {
     let y = row::<T>(&[1.0, 0.0, 0.5, 0.0, 1.0, 0.5]);
     assert_exact(&z.bce_with_logits(&y), &[0.0, INF, INF, 0.0, INF, INF]);
     // d/dz = σ(z) - y, exact at the limits.
-    let p = z.requires_grad();
+    let p = z.to_leaf();
     p.bce_with_logits(&y).sum().backward();
     assert_exact(&p.grad().unwrap(), &[0.0, 1.0, 0.5, 0.0, -1.0, -0.5]);
 
@@ -48,7 +48,7 @@ fn bce_with_logits_at_extremes<T: Float>() {
         &z.bce_with_logits(&y),
         &[0.0, e30, 0.0, e30, 0.0, m, 0.0, m],
     );
-    let p = z.requires_grad();
+    let p = z.to_leaf();
     p.bce_with_logits(&y).sum().backward();
     assert_exact(
         &p.grad().unwrap(),
@@ -60,7 +60,7 @@ fn bce_with_logits_at_extremes<T: Float>() {
     let z = row::<T>(&[INF, -INF, m, -m]);
     let y = row::<T>(&[1.0, 0.0, 1.0, 0.0]);
     assert_exact(&binary_cross_entropy_with_logits(&z, &y), &[0.0]);
-    let p = z.requires_grad();
+    let p = z.to_leaf();
     binary_cross_entropy(&p.sigmoid(), &y).backward();
     assert_exact(&p.grad().unwrap(), &[0.0, 0.0, 0.0, 0.0]);
     // Probabilities that are constants are floored at e^-100 per log: a saturated wrong
@@ -135,7 +135,7 @@ fn softmax_cross_entropy_at_extremes<T: Float>() {
     let third = |v: f64| (T::from_f64(v) / T::from_f64(3.0)).as_f64();
     let expected = [0.0, 0.0, 0.0, 0.0, third(-0.5), 0.0, 0.0, third(0.5), 0.0];
     for name in ["one-hot", "indices"] {
-        let z = logits.requires_grad();
+        let z = logits.to_leaf();
         let cost = if name == "one-hot" {
             softmax_cross_entropy(&z, &one_hot, 0)
         } else {
@@ -168,7 +168,7 @@ fn mse_at_extremes<T: Float>() {
     let a = row::<T>(&[INF, 1.0]);
     let b = row::<T>(&[0.0, 1.0]);
     assert_exact(&mse(&a, &b), &[INF]);
-    let p = a.requires_grad();
+    let p = a.to_leaf();
     mse(&p, &b).backward();
     assert_exact(&p.grad().unwrap(), &[INF, 0.0]);
     assert_exact(&mse(&row::<T>(&[-m]), &row::<T>(&[0.0])), &[INF]);

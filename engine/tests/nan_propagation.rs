@@ -23,7 +23,7 @@ fn assert_same<T: Float>(got: &Tensor<T>, expected: &[f64]) {
 
 /// The gradient of `f(x).sum()` with respect to `x`.
 fn grad_of<T: Float>(x: &[f64], f: impl Fn(&Tensor<T>) -> Tensor<T>) -> Tensor<T> {
-    let x = t::<T>(x).requires_grad();
+    let x = t::<T>(x).to_leaf();
     f(&x).sum().backward();
     x.grad().expect("x gets a gradient")
 }
@@ -90,7 +90,7 @@ fn maximum_and_minimum<T: Float>() {
             [1.0, 1.0, 1.0, 0.5, 1.0],
         ),
     ] {
-        let (pa, pb) = (a.requires_grad(), b.requires_grad());
+        let (pa, pb) = (a.to_leaf(), b.to_leaf());
         let y = if op == "maximum" {
             pa.maximum(&pb)
         } else {
@@ -137,10 +137,10 @@ fn reductions<T: Float>() {
     assert_eq!(first.argmax(), 0);
     // Gradients: a slice whose maximum is NaN gets NaN (PyTorch's amax); other slices as
     // before, including ties shared evenly.
-    let p = Tensor::<T>::from_f64_slice(&[1.0, NAN, 3.0, 6.0, 5.0, 6.0], &[2, 3]).requires_grad();
+    let p = Tensor::<T>::from_f64_slice(&[1.0, NAN, 3.0, 6.0, 5.0, 6.0], &[2, 3]).to_leaf();
     p.max_axis(1, false).sum().backward();
     assert_same(&p.grad().unwrap(), &[NAN, NAN, NAN, 0.5, 0.0, 0.5]);
-    let q = t::<T>(&[1.0, NAN]).requires_grad();
+    let q = t::<T>(&[1.0, NAN]).to_leaf();
     q.min().backward();
     assert_same(&q.grad().unwrap(), &[NAN, NAN]);
     // Sums, means and variances propagate NaN by arithmetic.
@@ -168,7 +168,7 @@ fn softmax_with_nan_and_inf<T: Float>() {
         &[NAN, 0.0, NAN, -inf, NAN, -inf, NAN, 0.0],
     );
     // One +inf: the limit's gradient is finite (softmax is constant near it).
-    let z = Tensor::<T>::from_f64_slice(&[inf, 0.0, -1.0], &[3, 1]).requires_grad();
+    let z = Tensor::<T>::from_f64_slice(&[inf, 0.0, -1.0], &[3, 1]).to_leaf();
     (z.softmax(0) * Tensor::from_f64_slice(&[1.0, 2.0, 3.0], &[3, 1]))
         .sum()
         .backward();
@@ -213,10 +213,9 @@ fn comparisons_and_where_with_nan_f32_f64() {
 /// and the weights' gradients are NaN; the other examples' outputs stay finite.
 fn mlp_with_a_nan_input<T: Float>() {
     let x = Tensor::<T>::from_f64_slice(&[0.5, NAN, -1.0, 2.0, 0.25, 1.5], &[2, 3]);
-    let w1 =
-        Tensor::<T>::from_f64_slice(&[1.0, -1.0, 0.5, 2.0, -0.5, 0.25], &[3, 2]).requires_grad();
-    let b1 = Tensor::<T>::from_f64_slice(&[0.1, -0.2, 0.3], &[3, 1]).requires_grad();
-    let w2 = Tensor::<T>::from_f64_slice(&[1.0, -2.0, 0.5], &[1, 3]).requires_grad();
+    let w1 = Tensor::<T>::from_f64_slice(&[1.0, -1.0, 0.5, 2.0, -0.5, 0.25], &[3, 2]).to_leaf();
+    let b1 = Tensor::<T>::from_f64_slice(&[0.1, -0.2, 0.3], &[3, 1]).to_leaf();
+    let w2 = Tensor::<T>::from_f64_slice(&[1.0, -2.0, 0.5], &[1, 3]).to_leaf();
     let out = w2.matmul(&(w1.matmul(&x) + &b1).relu()).sigmoid();
     let values = out.to_f64_vec();
     assert!(

@@ -117,7 +117,7 @@ fn elementwise_binary_ops_point_at_the_caller() {
     here!("eq", a.eq_mask(&b));
     here!("where", Tensor::where_mask(&a, &a, &b));
     // Through a leaf that requires gradients (the recorded path).
-    let p = a.requires_grad();
+    let p = a.to_leaf();
     here!("add", &p + &b);
 }
 
@@ -183,7 +183,7 @@ fn indexing_points_at_the_caller() {
     here!("item", a.item());
     here!("to_vec2", a.flatten().to_vec2());
     here!("to_vec3", a.to_vec3());
-    let non_leaf = a.requires_grad() * 2.0;
+    let non_leaf = a.to_leaf() * 2.0;
     here!("update_data", non_leaf.update_data(|_| ()));
     here!("set_data", a.set_data(&m32()));
 }

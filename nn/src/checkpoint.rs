@@ -826,10 +826,7 @@ mod tests {
         }
         assert_untouched_after(err, &before, &wider);
         // Missing and unexpected names.
-        let w1_only = [Param::weight(
-            "W1",
-            Tensor::<f64>::zeros(&[4, 3]).requires_grad(),
-        )];
+        let w1_only = [Param::weight("W1", Tensor::<f64>::zeros(&[4, 3]).to_leaf())];
         let err = load(&path, &w1_only).unwrap_err();
         assert!(
             matches!(&err, CheckpointError::Unexpected { names, .. } if names.contains(&"b2".to_string())),
@@ -837,8 +834,8 @@ mod tests {
         );
         assert_eq!(w1_only[0].tensor.to_vec(), [0.0; 12]);
         let extra = [
-            Param::weight("W1", Tensor::<f64>::zeros(&[4, 3]).requires_grad()),
-            Param::weight("W9", Tensor::<f64>::zeros(&[1, 1]).requires_grad()),
+            Param::weight("W1", Tensor::<f64>::zeros(&[4, 3]).to_leaf()),
+            Param::weight("W9", Tensor::<f64>::zeros(&[1, 1]).to_leaf()),
         ];
         let err = load(&path, &extra).unwrap_err();
         assert!(
@@ -846,10 +843,7 @@ mod tests {
             "{err}"
         );
         // Element type: an f32 model cannot silently load f64 data.
-        let f32_params = [Param::weight(
-            "W1",
-            Tensor::<f32>::zeros(&[4, 3]).requires_grad(),
-        )];
+        let f32_params = [Param::weight("W1", Tensor::<f32>::zeros(&[4, 3]).to_leaf())];
         save(
             dir.path().join("f64.safetensors"),
             &[Param::weight("W1", Tensor::<f64>::ones(&[4, 3]))],

@@ -144,7 +144,7 @@ impl<T: Float> Param<T> {
 
     /// Whether the parameter is frozen (its tensor does not require gradients).
     pub fn is_frozen(&self) -> bool {
-        !self.tensor.requires_grad_flag()
+        !self.tensor.requires_grad()
     }
 }
 

@@ -365,7 +365,7 @@ mod tests {
             .evaluate_every(2, |epoch, model| {
                 eval_epochs.push(epoch);
                 let out = model.forward(&Tensor::ones(&[1, 1]));
-                assert!(!out.requires_grad_flag(), "evaluation records no graph");
+                assert!(!out.requires_grad(), "evaluation records no graph");
                 vec![("w".to_string(), out.item())]
             })
             .after_epoch(|record| seen_records.push(record.clone()))

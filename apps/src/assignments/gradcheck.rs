@@ -202,9 +202,9 @@ pub fn check(args: &GradcheckArgs) -> GradcheckOutput {
     // course's 2e-7 applies to the whole vector.
     let config = CheckConfig {
         epsilon: args.epsilon,
-        tolerance: WRONG_GRADIENT,
         ..CheckConfig::default()
-    };
+    }
+    .relative(WRONG_GRADIENT);
     let check = |model: &Sequential<f64>, loss: &ModuleLoss<'_, f64>, planted_bugs: bool| {
         ModuleCheck::new(model, x, y, loss)
             .hand_written(&backward(planted_bugs))

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::autograd::rules::backward_rule;
-use crate::autograd::set_grad_enabled;
+use crate::autograd::{observer, set_grad_enabled};
 use crate::tensor::TensorId;
 use crate::{Float, Tensor};
 
@@ -151,7 +151,7 @@ pub(crate) fn reverse_topological<T: Float>(root: &Tensor<T>) -> Vec<Tensor<T>> 
         stack.push((t.clone(), true));
         if let Some(node) = t.node() {
             for input in node.inputs.iter().rev() {
-                if input.requires_grad_flag() && !visited.contains_key(&input.id()) {
+                if input.requires_grad() && !visited.contains_key(&input.id()) {
                     stack.push((input.clone(), false));
                 }
             }
@@ -172,7 +172,7 @@ fn run<T: Float>(
     let _mode = set_grad_enabled(options.create_graph);
     let accumulate = capture.is_empty();
     let mut captured = IdMap::default();
-    if !output.requires_grad_flag() {
+    if !output.requires_grad() {
         return captured;
     }
     let mut pending: IdMap<Tensor<T>> = IdMap::default();
@@ -191,8 +191,8 @@ fn run<T: Float>(
             captured.insert(t.id(), g.clone());
         }
         let Some(node) = t.node() else {
-            crate::trace::record_visit(&t, &g, None);
-            if accumulate && t.requires_grad_flag() {
+            observer::visited(&t, &g, None);
+            if accumulate && t.requires_grad() {
                 accumulate_grad(&t, g);
                 crate::autograd::hooks::run_post_accumulate_hooks(&t);
             }
@@ -203,11 +203,10 @@ fn run<T: Float>(
         }
         node.check_inputs_unmodified();
         let input_grads = {
-            let _rule = crate::anomaly::backward_rule_scope();
+            let _rule = observer::begin_rule(node, &t, &g);
             backward_rule(&node.op, &node.inputs, &t, &g)
         };
-        crate::anomaly::check_backward(node, &g, &input_grads);
-        crate::trace::record_visit(&t, &g, Some(&input_grads));
+        observer::visited(&t, &g, Some(&input_grads));
         for (input, ig) in node.inputs.iter().zip(input_grads) {
             let Some(ig) = ig else { continue };
             debug_assert_eq!(

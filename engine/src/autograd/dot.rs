@@ -115,7 +115,7 @@ impl<T: Float> Tensor<T> {
         for (t, ins) in w.tensors.iter().zip(&w.inputs) {
             if t.node().is_some() {
                 s.operations += 1;
-            } else if t.requires_grad_flag() {
+            } else if t.requires_grad() {
                 s.parameters += 1;
             } else {
                 s.constants += 1;
@@ -156,7 +156,7 @@ impl<T: Float> Tensor<T> {
         // Which tensors lie on a highlighted route: all that carry gradients, or only those
         // from which a chosen tensor can be reached going towards the inputs.
         let on_path: Vec<bool> = if options.path_to.is_empty() {
-            w.tensors.iter().map(Tensor::requires_grad_flag).collect()
+            w.tensors.iter().map(Tensor::requires_grad).collect()
         } else {
             let targets: HashSet<TensorId> = options.path_to.iter().map(Tensor::id).collect();
             // Discovery order puts every tensor before its inputs' first discovery only for
@@ -171,7 +171,7 @@ impl<T: Float> Tensor<T> {
                 changed = false;
                 for i in 0..n {
                     if !reach[i]
-                        && w.tensors[i].requires_grad_flag()
+                        && w.tensors[i].requires_grad()
                         && w.inputs[i].iter().any(|&j| reach[j])
                     {
                         reach[i] = true;
@@ -181,7 +181,7 @@ impl<T: Float> Tensor<T> {
             }
             reach
         };
-        let shown = |i: usize| options.show_constants || w.tensors[i].requires_grad_flag();
+        let shown = |i: usize| options.show_constants || w.tensors[i].requires_grad();
 
         let mut out = String::new();
         out.push_str("digraph ferrograd {\n");
@@ -205,7 +205,7 @@ impl<T: Float> Tensor<T> {
                 } else {
                     "style=rounded"
                 }
-            } else if t.requires_grad_flag() {
+            } else if t.requires_grad() {
                 lines.push(
                     t.name()
                         .map_or_else(|| "parameter".into(), |n| n.to_string()),
@@ -230,7 +230,7 @@ impl<T: Float> Tensor<T> {
                 }
                 let style = if on_path[j] && on_path[i] {
                     " [color=firebrick, penwidth=2]"
-                } else if w.tensors[j].requires_grad_flag() {
+                } else if w.tensors[j].requires_grad() {
                     ""
                 } else {
                     " [style=dashed, color=gray60]"

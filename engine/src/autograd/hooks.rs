@@ -61,7 +61,7 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn register_post_accumulate_hook(&self, hook: impl Fn(&Tensor<T>) + Send + Sync + 'static) {
         assert!(
-            self.is_leaf() && self.requires_grad_flag(),
+            self.is_leaf() && self.requires_grad(),
             "register_post_accumulate_hook: needs a leaf that requires gradients (shape {:?})",
             self.shape()
         );

@@ -1,21 +1,27 @@
 //! The dynamic computation graph and reverse-mode automatic differentiation.
 //!
-//! - [`rules`]: the [`Op`] enum (what each node did) and, in one `match`, every backward rule.
+//! - [`rules`]: the [`Op`] enum (what each node did) and, in one `match`, every derivative
+//!   rule, each written once for both modes (see there how to add an operation).
+//! - [`custom`]: user-defined operations ([`CustomOp`]) with their own rules.
 //! - [`backward`](mod@backward): the traversal that visits each node once in reverse
 //!   topological order and accumulates gradients.
 //! - [`dot`]: Graphviz export and node counts, for studying a graph.
-//! - [`forward`]: every forward-mode (Jacobian-vector product) rule, mirroring `rules`;
+//! - [`forward`]: forward mode's driver, the Jacobian-vector product of one node from `rules`;
 //!   [`tangent`]: the tangent pass over a recorded graph, `jvp`, `jacobian`, `hessian`.
 //! - [`hooks`]: post-accumulate hooks and the hook semantics.
+//! - [`observer`]: the interface debugging tools (anomaly mode, traces, first-use checks of
+//!   custom ops) subscribe to; autograd calls no tool directly.
 //! - this module: grad mode (`no_grad`), graph nodes, and live-node accounting.
 //!
 //! Ownership is what frees graphs: a node owns its inputs, a tensor owns the node that produced
 //! it, and nothing points back. Dropping the last handle to a loss frees its whole graph.
 
 pub mod backward;
+pub mod custom;
 pub mod dot;
 pub mod forward;
 pub mod hooks;
+pub mod observer;
 pub mod rules;
 pub mod tangent;
 
@@ -27,6 +33,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 pub use backward::{backward, backward_with, grad, grad_with, BackwardOptions};
+pub use custom::CustomOp;
 pub use rules::Op;
 
 use crate::{Float, Tensor};
@@ -99,6 +106,10 @@ pub fn graph_memory() -> GraphMemory {
 pub fn live_nodes() -> usize {
     graph_memory().live_nodes
 }
+
+/// Gradients for a node's inputs (`None` where an input needs none), as backward rules return
+/// them.
+pub type InputGrads<T> = SmallVec<[Option<Tensor<T>>; 2]>;
 
 /// Observes or replaces a gradient as it flows through a tensor during backward: return
 /// `Some(g)` to replace it, `None` to keep it.
@@ -190,9 +201,14 @@ pub(crate) fn record_view<T: Float>(
     storage: Arc<Vec<T>>,
     layout: crate::layout::Layout,
 ) -> Tensor<T> {
-    let tracked = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad_flag());
+    let tracked = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
     let location = Location::caller();
-    crate::anomaly::check_forward(&op, inputs, &storage, &layout, location);
+    observer::recorded(
+        &op,
+        inputs,
+        || Tensor::from_parts(storage.clone(), layout.clone(), None),
+        location,
+    );
     if !tracked {
         return Tensor::from_parts(storage, layout, None);
     }

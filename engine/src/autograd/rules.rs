@@ -1,21 +1,54 @@
-//! Every backward rule of the engine, in one place.
+//! Every derivative rule of the engine, in one place, each written once for both modes.
 //!
-//! [`Op`] names what a graph node did; [`backward_rule`] says, rule by rule, how the gradient
-//! of the output (`g`, same shape as the output `y`) becomes gradients of the inputs. Each rule
-//! cites its formula and is written with engine operations, so when backward runs with
+//! [`Op`] names what a graph node did; [`with_rule`] gives, in one exhaustive `match`, the
+//! derivative of each operation as a [`Rule`]. Reverse mode ([`backward_rule`]) and forward mode
+//! ([`jvp_rule`](super::forward::jvp_rule)) both read it, so no formula is written twice:
+//!
+//! - [`Rule::Elementwise`] / [`Rule::Elementwise2`]: the Jacobian is diagonal (up to
+//!   broadcasting), so one *local derivative* `s ↦ ∂y/∂x ⊙ s` serves both modes: applied to the
+//!   incoming gradient `g` it is the vector-Jacobian product (then summed back to the operand's
+//!   shape with `sum_to`, the reverse of broadcasting); applied to a tangent `dx` it is the
+//!   Jacobian-vector product.
+//! - [`Rule::SelfAdjoint`]: a symmetric Jacobian (softmax), so the same map serves both modes.
+//! - [`Rule::Linear`]: the operation is linear in its inputs (reshape, permute, broadcast,
+//!   sums, slicing, indexing, concatenation); forward mode applies the operation itself to the
+//!   tangents and reverse mode applies its *transpose*, the one formula given.
+//! - [`Rule::Special`]: a hand-written pair where the two directions genuinely differ
+//!   (matrix products, log-softmax, extrema with ties).
+//! - [`Rule::Custom`]: a user-defined [`CustomOp`]'s own backward (and optional JVP).
+//!
+//! Each rule cites its formula and is written with engine operations, so when backward runs with
 //! `create_graph` the rules themselves are recorded and can be differentiated again.
-//!
-//! Conventions: inputs are `x` (unary) or `a`, `b` (binary); broadcast operands get their
-//! gradient summed back to their own shape with `sum_to` (the reverse of broadcasting).
+//! Conventions: inputs are `x` (unary) or `a`, `b` (binary), the output is `y`, and `s` is what a
+//! local derivative is applied to (`g` in reverse mode, `dx` in forward mode). Piecewise rules
+//! make one choice at kinks and ties (the same in both modes, since it is one formula).
 //! Comparisons, `argmax` and masks produce constants and have no rule.
+//!
+//! # Adding an operation
+//!
+//! 1. a variant of [`Op`] (with whatever its rule needs besides inputs and output) and its
+//!    name in [`Op::name`];
+//! 2. its forward computation in `ops/`, ending in `autograd::record` (or `record_view`);
+//! 3. its arm in [`with_rule`]: prefer `Elementwise`/`Elementwise2` (one local derivative) or
+//!    `Linear` (the op applied to a tangent, and its transpose); `Special` only when the two
+//!    directions differ;
+//! 4. a row in the op table (`engine/tests/op_table/rows.rs`), which runs first- and
+//!    second-order gradient checks, forward mode against central differences and reverse mode,
+//!    f32 against f64, `create_graph` consistency and the value against a naive loop
+//!    (`reference.rs`). The table lists every variant in `op_variants!` (`main.rs`): without
+//!    that line the test file does not compile, and without a row recording the op its
+//!    coverage test fails.
+//!
+//! Nothing else: forward mode, `create_graph`, the backward trace's broadcast report and the
+//! mutation-test configuration (`.cargo/mutants.toml`) all read these rules.
 
 use std::fmt;
 use std::sync::Arc;
 
-use smallvec::{smallvec, SmallVec};
+use smallvec::smallvec;
 
+use crate::autograd::custom::CustomOp;
 use crate::layout::Shape;
-use crate::ops::custom::CustomOp;
 use crate::{Float, Tensor};
 
 /// The operation a graph node recorded, with whatever its backward rule needs besides the
@@ -235,184 +268,316 @@ impl<T: Float> fmt::Debug for Op<T> {
     }
 }
 
-/// Gradients for a node's inputs (`None` where an input needs none).
-pub type InputGrads<T> = SmallVec<[Option<Tensor<T>>; 2]>;
+pub use crate::autograd::InputGrads;
 
-/// The gradient with respect to one operand of a binary op, from both operands.
-type BinaryPartial<'a, T> = dyn Fn(&Tensor<T>, &Tensor<T>) -> Tensor<T> + 'a;
+/// A local derivative `s ↦ ∂y/∂x ⊙ s` (or a self-adjoint Jacobian applied to `s`).
+pub type Partial<'r, T> = dyn Fn(&Tensor<T>) -> Tensor<T> + 'r;
+
+/// A map of all the inputs' tangents (absent ones as zeros) to the output's.
+pub type Apply<'r, T> = dyn Fn(&[Tensor<T>]) -> Tensor<T> + 'r;
+
+/// For input `i`, the gradient `g` of the output mapped to that input's gradient.
+pub type PerInput<'r, T> = dyn Fn(usize, &Tensor<T>) -> Tensor<T> + 'r;
+
+/// Forward mode of a hand-written rule: the inputs' tangents (`None` for zero) to the output's.
+pub type Tangent<'r, T> = dyn Fn(&[Option<Tensor<T>>]) -> Option<Tensor<T>> + 'r;
+
+/// How an operation's derivative is given (see the [module docs](self)).
+pub enum Rule<'r, T: Float> {
+    /// One input, diagonal Jacobian: the local derivative `s ↦ f'(x) ⊙ s`.
+    Elementwise(&'r Partial<'r, T>),
+    /// Two broadcast inputs, elementwise: `s ↦ ∂y/∂a ⊙ s` and `s ↦ ∂y/∂b ⊙ s`.
+    Elementwise2(&'r Partial<'r, T>, &'r Partial<'r, T>),
+    /// One input, symmetric Jacobian `J = Jᵀ`: the same map gives `J·dx` and `Jᵀ·g`.
+    SelfAdjoint(&'r Partial<'r, T>),
+    /// Linear in its inputs: `apply` is the operation on tangents (forward mode), `transpose`
+    /// its adjoint for input `i` (reverse mode).
+    Linear {
+        /// The operation applied to the tangents: `J·dx`.
+        apply: &'r Apply<'r, T>,
+        /// The transpose for input `i`: `Jᵢᵀ·g`.
+        transpose: &'r PerInput<'r, T>,
+    },
+    /// Hand-written vector-Jacobian and Jacobian-vector products.
+    Special {
+        /// `Jᵢᵀ·g` for input `i`, already shaped like that input.
+        vjp: &'r PerInput<'r, T>,
+        /// `J·dx` from the inputs' tangents.
+        jvp: &'r Tangent<'r, T>,
+    },
+    /// A user-defined operation's own rules.
+    Custom(&'r dyn CustomOp<T>),
+}
+
+/// Calls `k` with the [`Rule`] of `op`, given its `inputs` and its output `y`. This is the one
+/// place derivatives are written.
+pub fn with_rule<T: Float, R>(
+    op: &Op<T>,
+    inputs: &[Tensor<T>],
+    y: &Tensor<T>,
+    k: impl FnOnce(Rule<'_, T>) -> R,
+) -> R {
+    use Rule::{Elementwise, Elementwise2, Linear, SelfAdjoint, Special};
+    if let Op::Custom(custom) = op {
+        return k(Rule::Custom(custom.as_ref()));
+    }
+    let c = |v: f64| T::from_f64(v);
+    let x = &inputs[0];
+    let (a, b) = (x, inputs.get(1).unwrap_or(x));
+
+    match op {
+        // d(a + b) = da + db
+        Op::Add => k(Elementwise2(&|s| s.clone(), &|s| s.clone())),
+        // d(a - b) = da - db
+        Op::Sub => k(Elementwise2(&|s| s.clone(), &|s| -s)),
+        // d(a·b) = b·da + a·db
+        Op::Mul => k(Elementwise2(&|s| s * b, &|s| s * a)),
+        // d(a/b) = da/b - a/b²·db
+        Op::Div => k(Elementwise2(&|s| s / b, &|s| -(s * a) / b.square())),
+        // d(a^b) = b·a^(b-1)·da + a^b·ln(a)·db
+        Op::Pow => k(Elementwise2(&|s| s * b * a.pow(&(b - c(1.0))), &|s| {
+            s * y * a.log()
+        })),
+        // d max(a, b) goes to the larger operand; ties split it evenly. The masks are
+        // [not a < b] - [a = b]/2, which is [a > b] + [a = b]/2 except where an operand is NaN:
+        // there both operands get all of ds, as PyTorch's maximum rule gives.
+        Op::Maximum => k(Elementwise2(&|s| s * not_less_half_ties(a, b), &|s| {
+            s * not_less_half_ties(b, a)
+        })),
+        // d min(a, b) goes to the smaller operand; ties split it evenly (NaN: as maximum).
+        Op::Minimum => k(Elementwise2(&|s| s * not_less_half_ties(b, a), &|s| {
+            s * not_less_half_ties(a, b)
+        })),
+        // mask ? a : b routes ds to a where the mask is 1 and to b where it is 0.
+        Op::Where { mask } => k(Elementwise2(
+            &|s| Tensor::where_mask(mask, s, &Tensor::zeros(&[])),
+            &|s| Tensor::where_mask(mask, &Tensor::zeros(&[]), s),
+        )),
+        // l = max(z,0) - z·t + log(1 + e^-|z|): dl = (σ(z) - t)·dz - z·dt
+        Op::BceWithLogits => k(Elementwise2(&|s| s * (a.sigmoid() - b), &|s| -(s * a))),
+        // d(-x) = -dx
+        Op::Neg => k(Elementwise(&|s| -s)),
+        // d e^x = e^x dx = y dx
+        Op::Exp => k(Elementwise(&|s| s * y)),
+        // d ln x = dx / x
+        Op::Log => k(Elementwise(&|s| s / x)),
+        // d √x = dx / (2√x) = dx / (2y)
+        Op::Sqrt => k(Elementwise(&|s| s / (y * c(2.0)))),
+        // d|x| = sign(x) dx (0 at 0)
+        Op::Abs => k(Elementwise(&|s| {
+            s * (x.gt_scalar(T::zero()) - x.lt_scalar(T::zero()))
+        })),
+        // d x² = 2x dx
+        Op::Square => k(Elementwise(&|s| s * x * c(2.0))),
+        // d x^p = p·x^(p-1) dx
+        Op::PowScalar(p) => k(Elementwise(&|s| s * x.powf(*p - T::one()) * *p)),
+        // d sin x = cos x dx
+        Op::Sin => k(Elementwise(&|s| s * x.cos())),
+        // d cos x = -sin x dx
+        Op::Cos => k(Elementwise(&|s| -(s * x.sin()))),
+        // d relu(x) = [x > 0] dx, written as relu_backward's dZ[Z <= 0] = 0, i.e. [not x <= 0]:
+        // the same for every number, and at NaN it passes ds on, as that code and PyTorch's
+        // threshold_backward do.
+        Op::Relu => k(Elementwise(&|s| s * not_le_zero(x))),
+        // d leaky_relu(x) = ([x > 0] + slope·[x <= 0]) dx
+        Op::LeakyRelu(slope) => k(Elementwise(&|s| {
+            let pos = x.gt_scalar(T::zero());
+            s * (&pos + (-&pos + c(1.0)) * *slope)
+        })),
+        // d σ(x) = σ(x)(1 - σ(x)) dx = y(1 - y) dx, in the order sigmoid_backward computes it
+        Op::Sigmoid => k(Elementwise(&|s| s * y * (-y + c(1.0)))),
+        // d tanh x = (1 - tanh² x) dx = (1 - y²) dx
+        Op::Tanh => k(Elementwise(&|s| s * (-y.square() + c(1.0)))),
+        // d clamp(x, lo, hi) = [lo <= x <= hi] dx
+        Op::Clamp(lo, hi) => k(Elementwise(&|s| s * (x.ge_scalar(*lo) * x.le_scalar(*hi)))),
+        // y = softmax(x): J = diag(y) - y·yᵀ is symmetric, J·s = y ⊙ (s - Σ_axis s ⊙ y)
+        Op::Softmax { axis } => k(SelfAdjoint(&|s| y * (s - (s * y).sum_axis(*axis, true)))),
+        // Y = A·B: dY = dA·B + A·dB; reverse: dA = dY·Bᵀ, dB = Aᵀ·dY (summed over broadcast
+        // batch dimensions)
+        Op::MatMul => k(Special {
+            vjp: &|i, g| match i {
+                0 => g.matmul(&b.transpose(-2, -1)).sum_to(a.shape()),
+                _ => a.transpose(-2, -1).matmul(g).sum_to(b.shape()),
+            },
+            jvp: &|t| {
+                sum_terms([
+                    t[0].as_ref().map(|da| da.matmul(b)),
+                    t[1].as_ref().map(|db| a.matmul(db)),
+                ])
+            },
+        }),
+        // y = log softmax(x) = x - log Σ e^x, with softmax(x) = e^y:
+        // forward dy = dx - Σ_axis e^y ⊙ dx; reverse dx = g - e^y ⊙ Σ_axis g
+        Op::LogSoftmax { axis } => k(Special {
+            vjp: &|_, g| g - y.exp() * g.sum_axis(*axis, true),
+            jvp: &|t| {
+                let dx = t[0].as_ref()?;
+                Some(dx - (y.exp() * dx).sum_axis(*axis, true))
+            },
+        }),
+        // y = max x: the gradient goes to the maximal elements, shared evenly between ties;
+        // the tangent is the mean tangent of the ties (the same choice, so the modes agree).
+        Op::Max { axis, keepdim } | Op::Min { axis, keepdim } => {
+            let winners = || {
+                let y_full = restore_reduced(&y.detach(), x.shape(), *axis, *keepdim);
+                x.eq_mask(&y_full)
+            };
+            k(Special {
+                vjp: &|_, g| {
+                    let winners = winners();
+                    let count = match axis {
+                        Some(a) => winners.sum_axis(*a, true),
+                        None => winners.sum(),
+                    };
+                    restore_reduced(g, x.shape(), *axis, *keepdim) * (winners / count)
+                },
+                jvp: &|t| {
+                    let dx = t[0].as_ref()?;
+                    let winners = winners();
+                    Some(match axis {
+                        Some(a) => {
+                            (dx * &winners).sum_axis(*a, *keepdim) / winners.sum_axis(*a, *keepdim)
+                        }
+                        None => (dx * &winners).sum() / winners.sum(),
+                    })
+                },
+            })
+        }
+        // Reshape and permute move elements without changing them: the transpose undoes the move.
+        Op::Reshape { from } => k(Linear {
+            apply: &|t| t[0].reshape(y.shape()),
+            transpose: &|_, g| g.reshape(from),
+        }),
+        Op::Permute { dims } => k(Linear {
+            apply: &|t| t[0].permute(dims),
+            transpose: &|_, g| {
+                let mut inverse: Shape = smallvec![0; dims.len()];
+                for (i, &d) in dims.iter().enumerate() {
+                    inverse[d] = i;
+                }
+                g.permute(&inverse)
+            },
+        }),
+        // Broadcasting copies each element to many places; their gradients add up.
+        Op::BroadcastTo { from } => k(Linear {
+            apply: &|t| t[0].broadcast_to(y.shape()),
+            transpose: &|_, g| g.sum_to(from),
+        }),
+        // The reverse: every summed element receives the sum's gradient.
+        Op::SumTo { from } => k(Linear {
+            apply: &|t| t[0].sum_to(y.shape()),
+            transpose: &|_, g| g.broadcast_to(from),
+        }),
+        // y = Σ x: the transpose broadcasts dy back over the summed axis.
+        Op::Sum { axis, keepdim } => k(Linear {
+            apply: &|t| match axis {
+                Some(a) => t[0].sum_axis(*a, *keepdim),
+                None => t[0].sum(),
+            },
+            transpose: &|_, g| {
+                restore_reduced(g, x.shape(), *axis, *keepdim).broadcast_to(x.shape())
+            },
+        }),
+        // y = (1/n) Σ x: the transpose is dy / n, broadcast back.
+        Op::Mean { axis, keepdim } => k(Linear {
+            apply: &|t| match axis {
+                Some(a) => t[0].mean_axis(*a, *keepdim),
+                None => t[0].mean(),
+            },
+            transpose: &|_, g| {
+                let n = axis.map_or(x.numel(), |a| x.shape()[a]);
+                restore_reduced(g, x.shape(), *axis, *keepdim).broadcast_to(x.shape()) / c(n as f64)
+            },
+        }),
+        // Concatenation: each input's transpose is its own slice of dy.
+        Op::Concat { axis } => k(Linear {
+            apply: &|t| Tensor::concat(&t.iter().collect::<Vec<_>>(), *axis),
+            transpose: &|i, g| {
+                let start = inputs[..i].iter().map(|x| x.shape()[*axis]).sum();
+                g.narrow(*axis, start, inputs[i].shape()[*axis])
+            },
+        }),
+        // Narrow: the transpose puts dy in the taken range, zeros elsewhere.
+        Op::Narrow { axis, start } => k(Linear {
+            apply: &|t| t[0].narrow(*axis, *start, y.shape()[*axis]),
+            transpose: &|_, g| {
+                let len = g.shape()[*axis];
+                let pad = |n: usize| {
+                    let mut s: Shape = x.shape().into();
+                    s[*axis] = n;
+                    Tensor::zeros(&s)
+                };
+                let after = x.shape()[*axis] - start - len;
+                Tensor::concat(&[&pad(*start), g, &pad(after)], *axis)
+            },
+        }),
+        // index_select and index_add are each other's transposes.
+        Op::IndexSelect { axis, indices } => k(Linear {
+            apply: &|t| t[0].index_select(*axis, indices),
+            transpose: &|_, g| g.index_add(*axis, indices, x.shape()[*axis]),
+        }),
+        Op::IndexAdd {
+            axis,
+            indices,
+            size,
+        } => k(Linear {
+            apply: &|t| t[0].index_add(*axis, indices, *size),
+            transpose: &|_, g| g.index_select(*axis, indices),
+        }),
+        // gather and scatter_add are each other's transposes.
+        Op::Gather { axis, index } => k(Linear {
+            apply: &|t| t[0].gather(*axis, index, y.shape()),
+            transpose: &|_, g| g.scatter_add(*axis, index, x.shape()),
+        }),
+        Op::ScatterAdd { axis, index, shape } => k(Linear {
+            apply: &|t| t[0].scatter_add(*axis, index, shape),
+            transpose: &|_, g| g.gather(*axis, index, x.shape()),
+        }),
+        Op::Custom(_) => unreachable!("custom ops return above"),
+    }
+}
+
+/// Sums the present terms; `None` when there are none (a zero tangent).
+pub(crate) fn sum_terms<T: Float>(
+    terms: impl IntoIterator<Item = Option<Tensor<T>>>,
+) -> Option<Tensor<T>> {
+    terms.into_iter().flatten().reduce(|acc, t| acc + t)
+}
 
 /// The backward rule of `op`: given its `inputs`, its `output` `y` and the gradient `g` of the
-/// final result with respect to `y`, returns the gradient with respect to each input.
+/// final result with respect to `y`, returns the gradient with respect to each input. Only the
+/// inputs that require gradients get one; the others' work is skipped.
 pub fn backward_rule<T: Float>(
     op: &Op<T>,
     inputs: &[Tensor<T>],
     y: &Tensor<T>,
     g: &Tensor<T>,
 ) -> InputGrads<T> {
-    let need = |i: usize| inputs[i].requires_grad_flag();
-    // Only the inputs that require gradients get one; `grad_if` skips the others' work.
-    let grad_if = |i: usize, f: &dyn Fn() -> Tensor<T>| if need(i) { Some(f()) } else { None };
-    let unary = |f: &dyn Fn(&Tensor<T>) -> Tensor<T>| -> InputGrads<T> {
-        smallvec![grad_if(0, &|| f(&inputs[0]))]
+    let need = |i: usize| inputs[i].requires_grad();
+    let each = |f: &dyn Fn(usize) -> Tensor<T>| -> InputGrads<T> {
+        (0..inputs.len()).map(|i| need(i).then(|| f(i))).collect()
     };
-    let binary = |fa: &BinaryPartial<'_, T>, fb: &BinaryPartial<'_, T>| -> InputGrads<T> {
-        let (a, b) = (&inputs[0], &inputs[1]);
-        smallvec![
-            grad_if(0, &|| fa(a, b).sum_to(a.shape())),
-            grad_if(1, &|| fb(a, b).sum_to(b.shape())),
-        ]
-    };
-    let c = |v: f64| T::from_f64(v);
-
-    match op {
-        // d(a + b) = da + db
-        Op::Add => binary(&|_, _| g.clone(), &|_, _| g.clone()),
-        // d(a - b) = da - db
-        Op::Sub => binary(&|_, _| g.clone(), &|_, _| -g),
-        // d(a·b) = b·da + a·db
-        Op::Mul => binary(&|_, b| g * b, &|a, _| g * a),
-        // d(a/b) = da/b - a/b²·db
-        Op::Div => binary(&|_, b| g / b, &|a, b| -(g * a) / b.square()),
-        // d(a^b) = b·a^(b-1)·da + a^b·ln(a)·db
-        Op::Pow => binary(&|a, b| g * b * a.pow(&(b - c(1.0))), &|a, _| {
-            g * y * a.log()
+    with_rule(op, inputs, y, |rule| match rule {
+        Rule::Elementwise(f) | Rule::SelfAdjoint(f) => each(&|_| f(g)),
+        // Each operand's share, summed back over the axes it was broadcast along.
+        Rule::Elementwise2(fa, fb) => each(&|i| match i {
+            0 => fa(g).sum_to(inputs[0].shape()),
+            _ => fb(g).sum_to(inputs[1].shape()),
         }),
-        // d max(a, b) goes to the larger operand; ties split it evenly. The masks are
-        // [not a < b] - [a = b]/2, which is [a > b] + [a = b]/2 except where an operand is NaN:
-        // there both operands get all of dy, as PyTorch's maximum rule gives.
-        Op::Maximum => binary(&|a, b| g * not_less_half_ties(a, b), &|a, b| {
-            g * not_less_half_ties(b, a)
-        }),
-        // d min(a, b) goes to the smaller operand; ties split it evenly (NaN: as maximum).
-        Op::Minimum => binary(&|a, b| g * not_less_half_ties(b, a), &|a, b| {
-            g * not_less_half_ties(a, b)
-        }),
-        // d(-x) = -dx
-        Op::Neg => unary(&|_| -g),
-        // d e^x = e^x dx = y dx
-        Op::Exp => unary(&|_| g * y),
-        // d ln x = dx / x
-        Op::Log => unary(&|x| g / x),
-        // d √x = dx / (2√x) = dx / (2y)
-        Op::Sqrt => unary(&|_| g / (y * c(2.0))),
-        // d|x| = sign(x) dx (0 at 0)
-        Op::Abs => unary(&|x| g * (x.gt_scalar(T::zero()) - x.lt_scalar(T::zero()))),
-        // d x² = 2x dx
-        Op::Square => unary(&|x| g * x * c(2.0)),
-        // d x^p = p·x^(p-1) dx
-        Op::PowScalar(p) => unary(&|x| g * x.powf(*p - T::one()) * *p),
-        // d sin x = cos x dx
-        Op::Sin => unary(&|x| g * x.cos()),
-        // d cos x = -sin x dx
-        Op::Cos => unary(&|x| -(g * x.sin())),
-        // d relu(x) = [x > 0] dx, written as the course's relu_backward, dZ[Z <= 0] = 0, i.e.
-        // [not x <= 0]: the same for every number, and at NaN it passes dy on, as that code
-        // and PyTorch's threshold_backward do.
-        Op::Relu => unary(&|x| g * not_le_zero(x)),
-        // d leaky_relu(x) = ([x > 0] + slope·[x <= 0]) dx
-        Op::LeakyRelu(slope) => unary(&|x| {
-            let pos = x.gt_scalar(T::zero());
-            g * (&pos + (-&pos + c(1.0)) * *slope)
-        }),
-        // d σ(x) = σ(x)(1 - σ(x)) dx = y(1 - y) dx (seed 001, eq. 6.1.2's sigmoid_backward)
-        Op::Sigmoid => unary(&|_| g * y * (-y + c(1.0))),
-        // d tanh x = (1 - tanh² x) dx = (1 - y²) dx
-        Op::Tanh => unary(&|_| g * (-y.square() + c(1.0))),
-        // d clamp(x, lo, hi) = [lo <= x <= hi] dx
-        Op::Clamp(lo, hi) => unary(&|x| g * (x.ge_scalar(*lo) * x.le_scalar(*hi))),
-        // Y = A·B: dA = dY·Bᵀ, dB = Aᵀ·dY (summed over broadcast batch dimensions)
-        Op::MatMul => binary(&|_, b| g.matmul(&b.transpose(-2, -1)), &|a, _| {
-            a.transpose(-2, -1).matmul(g)
-        }),
-        // Reshape and permute move elements without changing them: undo the move.
-        Op::Reshape { from } => unary(&|_| g.reshape(from)),
-        Op::Permute { dims } => unary(&|_| {
-            let mut inverse: Shape = smallvec![0; dims.len()];
-            for (i, &d) in dims.iter().enumerate() {
-                inverse[d] = i;
-            }
-            g.permute(&inverse)
-        }),
-        // Broadcasting copies each element to many places; their gradients add up.
-        Op::BroadcastTo { from } => unary(&|_| g.sum_to(from)),
-        // The reverse: every summed element receives the sum's gradient.
-        Op::SumTo { from } => unary(&|_| g.broadcast_to(from)),
-        // y = Σ x: dx = dy, broadcast back over the summed axis.
-        Op::Sum { axis, keepdim } => {
-            unary(&|x| restore_reduced(g, x.shape(), *axis, *keepdim).broadcast_to(x.shape()))
-        }
-        // y = (1/n) Σ x: dx = dy / n.
-        Op::Mean { axis, keepdim } => unary(&|x| {
-            let n = axis.map_or(x.numel(), |a| x.shape()[a]);
-            restore_reduced(g, x.shape(), *axis, *keepdim).broadcast_to(x.shape()) / c(n as f64)
-        }),
-        // y = max x: dx goes to the maximal elements, shared evenly between ties.
-        Op::Max { axis, keepdim } | Op::Min { axis, keepdim } => unary(&|x| {
-            let y_full = restore_reduced(&y.detach(), x.shape(), *axis, *keepdim);
-            let winners = x.eq_mask(&y_full);
-            let count = match axis {
-                Some(a) => winners.sum_axis(*a, true),
-                None => winners.sum(),
-            };
-            restore_reduced(g, x.shape(), *axis, *keepdim) * (winners / count)
-        }),
-        // y = softmax(x): dx = y ⊙ (dy - Σ_axis dy ⊙ y)
-        Op::Softmax { axis } => unary(&|_| y * (g - (g * y).sum_axis(*axis, true))),
-        // y = log softmax(x): dx = dy - softmax(x) ⊙ Σ_axis dy, with softmax(x) = e^y
-        Op::LogSoftmax { axis } => unary(&|_| g - y.exp() * g.sum_axis(*axis, true)),
-        // Concatenation: each input gets its own slice of dy.
-        Op::Concat { axis } => {
-            let mut start = 0;
-            inputs
-                .iter()
-                .map(|x| {
-                    let len = x.shape()[*axis];
-                    let part = x.requires_grad_flag().then(|| g.narrow(*axis, start, len));
-                    start += len;
-                    part
-                })
-                .collect()
-        }
-        // Narrow: dy lands in the taken range, zeros elsewhere.
-        Op::Narrow { axis, start } => unary(&|x| {
-            let len = g.shape()[*axis];
-            let pad = |n: usize| {
-                let mut s: Shape = x.shape().into();
-                s[*axis] = n;
-                Tensor::zeros(&s)
-            };
-            let after = x.shape()[*axis] - start - len;
-            Tensor::concat(&[&pad(*start), g, &pad(after)], *axis)
-        }),
-        // index_select and index_add are each other's adjoints.
-        Op::IndexSelect { axis, indices } => {
-            unary(&|x| g.index_add(*axis, indices, x.shape()[*axis]))
-        }
-        Op::IndexAdd { axis, indices, .. } => unary(&|_| g.index_select(*axis, indices)),
-        // gather and scatter_add are each other's adjoints.
-        Op::Gather { axis, index } => unary(&|x| g.scatter_add(*axis, index, x.shape())),
-        Op::ScatterAdd { axis, index, .. } => unary(&|x| g.gather(*axis, index, x.shape())),
-        // mask ? a : b routes dy to a where the mask is 1 and to b where it is 0.
-        Op::Where { mask } => {
-            let zeros = Tensor::zeros(&[]);
-            binary(&|_, _| Tensor::where_mask(mask, g, &zeros), &|_, _| {
-                Tensor::where_mask(mask, &zeros, g)
-            })
-        }
-        // l = max(z,0) - z·y + log(1 + e^-|z|): dl/dz = σ(z) - y, dl/dy = -z
-        Op::BceWithLogits => binary(&|z, t| g * (z.sigmoid() - t), &|z, _| -(g * z)),
-        Op::Custom(custom) => custom.backward(inputs, y, g),
-    }
+        Rule::Linear { transpose, .. } => each(&|i| transpose(i, g)),
+        Rule::Special { vjp, .. } => each(&|i| vjp(i, g)),
+        Rule::Custom(custom) => custom.backward(inputs, y, g),
+    })
 }
 
 /// The constant mask `[not a < b] - [a = b]/2`: 1 where `a > b`, 1/2 on ties, 0 where `a < b`,
 /// and 1 where either is NaN (the gradient mask of `maximum` for `a`).
-pub(crate) fn not_less_half_ties<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
+fn not_less_half_ties<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
     -a.lt(b) + T::one() - a.eq_mask(b) * T::from_f64(0.5)
 }
 
 /// The constant mask `[not x <= 0]`: `[x > 0]`, and 1 at NaN (relu's gradient mask).
-pub(crate) fn not_le_zero<T: Float>(x: &Tensor<T>) -> Tensor<T> {
+fn not_le_zero<T: Float>(x: &Tensor<T>) -> Tensor<T> {
     -x.le_scalar(T::zero()) + T::one()
 }
 

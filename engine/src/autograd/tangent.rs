@@ -12,7 +12,7 @@
 //! - [`jvp_graph`]: the tangent pass on a graph you already recorded.
 //! - [`jacobian`] (one tangent pass per input element) and [`jacobian_reverse`] (one backward
 //!   pass per output element): the full Jacobian, shaped `output.shape ++ input.shape`.
-//! - [`hvp`] and [`hessian`]: forward-over-reverse: the gradient is computed with
+//! - [`hvp`] (of several inputs) and [`hessian`]: forward-over-reverse: the gradient is computed with
 //!   `create_graph` and the tangent pass runs over the recorded backward computation.
 //!
 //! The tangents are computed without recording (they are values, not graphs).
@@ -88,7 +88,7 @@ pub fn jvp_graph<T: Float>(output: &Tensor<T>, seeds: &[(&Tensor<T>, &Tensor<T>)
 
 /// Fresh leaves holding `values`, recorded from (grad mode on while the guard lives).
 fn leaves<T: Float>(values: &[Tensor<T>]) -> Vec<Tensor<T>> {
-    values.iter().map(Tensor::requires_grad).collect()
+    values.iter().map(Tensor::to_leaf).collect()
 }
 
 /// Evaluates `f` at `primals` and pushes `tangents` (one per primal, same shapes) through it:
@@ -143,7 +143,7 @@ fn joined(a: &[usize], b: &[usize]) -> Vec<usize> {
 /// `f(x).shape ++ x.shape`: element `[i.., j..]` is `∂f(x)[i..] / ∂x[j..]`.
 pub fn jacobian<T: Float>(f: impl Fn(&Tensor<T>) -> Tensor<T>, x: &Tensor<T>) -> Tensor<T> {
     let _recording = set_grad_enabled(true);
-    let leaf = x.requires_grad();
+    let leaf = x.to_leaf();
     let y = f(&leaf);
     let (m, n) = (y.numel(), x.numel());
     let mut data = vec![T::zero(); m * n];
@@ -160,7 +160,7 @@ pub fn jacobian<T: Float>(f: impl Fn(&Tensor<T>) -> Tensor<T>, x: &Tensor<T>) ->
 /// shaped like [`jacobian`]'s.
 pub fn jacobian_reverse<T: Float>(f: impl Fn(&Tensor<T>) -> Tensor<T>, x: &Tensor<T>) -> Tensor<T> {
     let _recording = set_grad_enabled(true);
-    let leaf = x.requires_grad();
+    let leaf = x.to_leaf();
     let y = f(&leaf);
     let mut data = Vec::with_capacity(y.numel() * x.numel());
     for i in 0..y.numel() {
@@ -182,7 +182,7 @@ fn recorded_gradient<T: Float>(
     f: &impl Fn(&Tensor<T>) -> Tensor<T>,
     x: &Tensor<T>,
 ) -> (Tensor<T>, Tensor<T>) {
-    let leaf = x.requires_grad();
+    let leaf = x.to_leaf();
     let y = f(&leaf);
     assert!(
         y.numel() == 1,
@@ -193,17 +193,46 @@ fn recorded_gradient<T: Float>(
     (leaf, g)
 }
 
-/// Hessian-vector product `H·v` of the scalar `f` at `x`, by forward-over-reverse: the tangent
-/// pass along `v` over the recorded gradient computation.
+/// Hessian-vector products of the scalar `f` of several tensors at `xs`, along directions `vs`
+/// (one per input, same shapes): returns, per input `i`, `Σⱼ ∂²f/∂xᵢ∂xⱼ · vⱼ`. By
+/// forward-over-reverse: the gradient is recorded (with `create_graph`) and a tangent pass
+/// along `vs` runs over it.
+///
+/// ```
+/// use engine::{hvp, Tensor};
+/// // f(a, b) = Σ a² b: H·(u, w) = (2b·u + 2a·w, 2a·u).
+/// let a = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2]);
+/// let b = Tensor::<f64>::from_vec(vec![3.0, -1.0], &[2]);
+/// let u = Tensor::<f64>::ones(&[2]);
+/// let w = Tensor::<f64>::zeros(&[2]);
+/// let hv = hvp(|v| (v[0].square() * &v[1]).sum(), &[a, b], &[u, w]);
+/// assert_eq!(hv[0].to_vec(), vec![6.0, -2.0]);
+/// assert_eq!(hv[1].to_vec(), vec![2.0, 4.0]);
+/// ```
 #[track_caller]
 pub fn hvp<T: Float>(
-    f: impl Fn(&Tensor<T>) -> Tensor<T>,
-    x: &Tensor<T>,
-    v: &Tensor<T>,
-) -> Tensor<T> {
+    f: impl Fn(&[Tensor<T>]) -> Tensor<T>,
+    xs: &[Tensor<T>],
+    vs: &[Tensor<T>],
+) -> Vec<Tensor<T>> {
+    assert!(
+        xs.len() == vs.len(),
+        "hvp: {} inputs and {} directions",
+        xs.len(),
+        vs.len()
+    );
     let _recording = set_grad_enabled(true);
-    let (leaf, g) = recorded_gradient(&f, x);
-    jvp_graph(&g, &[(&leaf, v)])
+    let leaves = leaves(xs);
+    let y = f(&leaves);
+    assert!(
+        y.numel() == 1,
+        "hvp: the function must return a scalar, got shape {:?}",
+        y.shape()
+    );
+    let refs: Vec<&Tensor<T>> = leaves.iter().collect();
+    let gradients = grad(&y, &refs, BackwardOptions { create_graph: true });
+    let seeds: Vec<(&Tensor<T>, &Tensor<T>)> = leaves.iter().zip(vs).collect();
+    gradients.iter().map(|g| jvp_graph(g, &seeds)).collect()
 }
 
 /// The Hessian of the scalar `f` at `x`, shaped `x.shape ++ x.shape`, by forward-over-reverse:

@@ -14,7 +14,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use engine::check::{check_custom_op, CustomOpCheck};
-//! use engine::ops::custom::CustomOp;
+//! use engine::autograd::CustomOp;
 //! use engine::autograd::rules::InputGrads;
 //! use engine::Tensor;
 //!
@@ -37,14 +37,17 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::autograd::no_grad;
-use crate::gradcheck::{compare_gradients, GradcheckReport};
-use crate::ops::custom::CustomOp;
+use crate::autograd::observer::{observe_globally, Observer, ObserverGuard};
+use crate::autograd::CustomOp;
+use crate::check::gradcheck::{compare_gradients, numerical_gradient};
+use crate::check::report::{CheckConfig, GradientCheckReport};
+use crate::check::tolerance::{Agreement, Tolerance};
 use crate::{Float, Tensor};
 
 /// Settings of [`check_custom_op`].
@@ -59,33 +62,37 @@ pub struct CustomOpCheck {
     pub high: f64,
     /// Step of the central differences.
     pub epsilon: f64,
-    /// The check passes when the relative difference (6.57) is below this.
-    pub tolerance: f64,
+    /// What passes (see [`Tolerance`]).
+    pub tolerance: Tolerance,
     /// How many of the worst components to list.
     pub worst: usize,
 }
 
 impl Default for CustomOpCheck {
-    /// For f64: inputs in `[-2, 2)`, ε = 1e-6, tolerance 1e-6.
+    /// For f64: inputs in `[-2, 2)`, ε = 1e-6, relative tolerance 1e-6 (absolute 1e-8).
     fn default() -> Self {
         CustomOpCheck {
             seed: 0,
             low: -2.0,
             high: 2.0,
             epsilon: 1e-6,
-            tolerance: 1e-6,
+            tolerance: Tolerance {
+                relative: 1e-6,
+                absolute: 1e-8,
+            },
             worst: 5,
         }
     }
 }
 
 impl CustomOpCheck {
-    /// [`CustomOpCheck::default`] for f64; for f32, ε = 1e-3 and tolerance 1e-2.
+    /// [`CustomOpCheck::default`] for f64; for f32, ε = 1e-3 and [`Tolerance::for_type`]
+    /// (relative 1e-2, absolute 1e-3).
     pub fn for_type<T: Float>() -> Self {
         let mut c = Self::default();
-        if T::NAME == "f32" {
+        if Tolerance::single_precision::<T>() {
             c.epsilon = 1e-3;
-            c.tolerance = 1e-2;
+            c.tolerance = Tolerance::for_type::<T>();
         }
         c
     }
@@ -107,16 +114,15 @@ pub struct CustomOpReport {
     pub input_shapes: Vec<Vec<usize>>,
     /// Inputs for which the backward returned `None` (not differentiable, not checked).
     pub not_differentiable: Vec<usize>,
-    /// Backward against central differences, per differentiable input.
-    pub report: GradcheckReport,
-    /// The tolerance the relative difference was held to.
-    pub tolerance: f64,
+    /// Backward (in the report's `autodiff` column) against central differences, per
+    /// differentiable input; the report's settings hold the tolerance.
+    pub report: GradientCheckReport,
 }
 
 impl CustomOpReport {
-    /// Whether every checked input's relative difference is below the tolerance.
+    /// Whether every comparison passes (a NaN fails).
     pub fn passed(&self) -> bool {
-        self.report.failing_inputs(self.tolerance).is_empty()
+        self.report.passed()
     }
 
     /// Panics with the printed report unless [`CustomOpReport::passed`].
@@ -135,8 +141,8 @@ impl fmt::Display for CustomOpReport {
         };
         writeln!(
             f,
-            "custom op `{}` on random inputs of shapes {:?}: {verdict} (tolerance {:e})",
-            self.op, self.input_shapes, self.tolerance
+            "custom op `{}` on random inputs of shapes {:?}: {verdict}",
+            self.op, self.input_shapes
         )?;
         if !self.not_differentiable.is_empty() {
             writeln!(
@@ -196,7 +202,7 @@ pub fn check_custom_op<T: Float>(
             (op.forward(&refs) * &v).sum()
         };
         let points: Vec<Tensor<T>> = differentiable.iter().map(|&i| inputs[i].clone()).collect();
-        let numerical = crate::gradcheck::numerical_gradient(&projected, &points, options.epsilon);
+        let numerical = numerical_gradient(&projected, &points, options.epsilon);
         let analytic: Vec<Tensor<T>> = differentiable
             .iter()
             .map(|&i| grads[i].clone().unwrap())
@@ -209,8 +215,16 @@ pub fn check_custom_op<T: Float>(
             op: op.name().to_string(),
             input_shapes: input_shapes.iter().map(|s| s.to_vec()).collect(),
             not_differentiable,
-            report: compare_gradients(&names, &analytic, &numerical, options.worst),
-            tolerance: options.tolerance,
+            report: compare_gradients(
+                &names,
+                &analytic,
+                &numerical,
+                CheckConfig {
+                    epsilon: options.epsilon,
+                    tolerance: options.tolerance,
+                    worst: options.worst,
+                },
+            ),
         }
     })
 }
@@ -269,6 +283,26 @@ static CHECKED: Mutex<Option<HashSet<(String, &'static str)>>> = Mutex::new(None
 /// (see the [module docs](self)). Ops are told apart by name and element type.
 pub fn set_custom_op_checking(mode: FirstUseCheck) {
     FIRST_USE.store(mode as u8, Ordering::Relaxed);
+    if mode != FirstUseCheck::Off {
+        // The check is a process-wide autograd observer, installed at the first opt-in; it
+        // consults the setting at each application.
+        static INSTALLED: OnceLock<(ObserverGuard, ObserverGuard)> = OnceLock::new();
+        INSTALLED.get_or_init(|| {
+            (
+                observe_globally::<f32>(Arc::new(FirstUseObserver)),
+                observe_globally::<f64>(Arc::new(FirstUseObserver)),
+            )
+        });
+    }
+}
+
+/// Checks each custom op at its first application, when opted in.
+struct FirstUseObserver;
+
+impl<T: Float> Observer<T> for FirstUseObserver {
+    fn on_custom_op(&self, op: &dyn CustomOp<T>, inputs: &[&Tensor<T>], output: &Tensor<T>) {
+        check_at_first_use(op, inputs, output);
+    }
 }
 
 /// The current first-use setting.
@@ -280,13 +314,8 @@ pub fn custom_op_checking() -> FirstUseCheck {
     }
 }
 
-/// Called by `Tensor::apply_custom` before recording; checks the op once if opted in.
-#[track_caller]
-pub(crate) fn check_at_first_use<T: Float>(
-    op: &dyn CustomOp<T>,
-    inputs: &[&Tensor<T>],
-    out: &Tensor<T>,
-) {
+/// Checks the op once if opted in (before it is recorded).
+fn check_at_first_use<T: Float>(op: &dyn CustomOp<T>, inputs: &[&Tensor<T>], out: &Tensor<T>) {
     let active = match custom_op_checking() {
         FirstUseCheck::Off => false,
         FirstUseCheck::DebugBuilds => cfg!(debug_assertions),
@@ -338,8 +367,9 @@ fn directional_check<T: Float>(
                 (op.forward(&refs) * &v).sum().item().as_f64()
             };
             let numerical = (eval(&plus) - eval(&minus)) / (2.0 * options.epsilon);
-            let d = crate::gradcheck::relative_difference(&[analytic], &[numerical]);
-            if d.is_nan() || d >= options.tolerance {
+            let agreement = Agreement::between(&[analytic], &[numerical]);
+            let d = agreement.relative_difference;
+            if !agreement.passes(&options.tolerance) {
                 let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
                 return Err(format!(
                     "custom op `{}` failed its first-use gradient check (direction {trial}) on \
@@ -348,7 +378,7 @@ fn directional_check<T: Float>(
                      {d:.3e} (tolerance {:e})\n  run check_custom_op on it for a per-component \
                      report",
                     op.name(),
-                    options.tolerance
+                    options.tolerance.relative
                 ));
             }
         }

@@ -20,7 +20,7 @@ use rand::SeedableRng;
 use crate::autograd::no_grad;
 use crate::autograd::tangent::{jvp, vjp};
 use crate::check::custom::uniform;
-use crate::gradcheck::relative_difference;
+use crate::check::tolerance::{Agreement, Tolerance};
 use crate::{Float, Tensor};
 
 /// Settings of [`check_jvp`].
@@ -30,24 +30,22 @@ pub struct JvpCheckConfig {
     pub seed: u64,
     /// Step of the central differences along `u`.
     pub epsilon: f64,
-    /// `J·u` and the central differences must agree to this relative difference (6.57), or...
-    pub tolerance: f64,
-    /// ... to this largest absolute error.
-    pub abs_tolerance: f64,
-    /// `⟨v, J·u⟩` (forward) and `⟨Jᵀ·v, u⟩` (reverse) must agree to this relative
-    /// difference: both are exact, so only rounding separates them.
-    pub duality_tolerance: f64,
+    /// What `J·u` and the central differences must agree to.
+    pub tolerance: Tolerance,
+    /// What `⟨v, J·u⟩` (forward) and `⟨Jᵀ·v, u⟩` (reverse) must agree to: both are exact, so
+    /// only rounding separates them.
+    pub duality: Tolerance,
 }
 
 impl Default for JvpCheckConfig {
-    /// For f64: ε = 1e-6, tolerance 1e-7 (absolute 1e-8), duality 1e-12.
+    /// For f64: ε = 1e-6, [`Tolerance::default`] (relative 1e-7, absolute 1e-8), duality
+    /// relative 1e-12.
     fn default() -> Self {
         JvpCheckConfig {
             seed: 0,
             epsilon: 1e-6,
-            tolerance: 1e-7,
-            abs_tolerance: 1e-8,
-            duality_tolerance: 1e-12,
+            tolerance: Tolerance::default(),
+            duality: Tolerance::relative(1e-12),
         }
     }
 }
@@ -57,25 +55,21 @@ impl Default for JvpCheckConfig {
 pub struct JvpCheck {
     /// The settings used.
     pub config: JvpCheckConfig,
-    /// Relative difference (6.57) between `J·u` and the central differences along `u`.
-    pub numerical_relative_difference: f64,
-    /// Their largest absolute difference.
-    pub numerical_max_abs_error: f64,
+    /// `J·u` against the central differences along `u`.
+    pub numerical: Agreement,
     /// `⟨v, J·u⟩` from forward mode.
     pub forward_dot: f64,
     /// `⟨Jᵀ·v, u⟩` from reverse mode.
     pub reverse_dot: f64,
-    /// Relative difference of the two.
-    pub duality_difference: f64,
+    /// The two products against each other.
+    pub duality: Agreement,
 }
 
 impl JvpCheck {
-    /// Whether `J·u` matches central differences and forward matches reverse mode.
+    /// Whether `J·u` matches central differences and forward matches reverse mode (a NaN
+    /// fails).
     pub fn passed(&self) -> bool {
-        let c = &self.config;
-        let numerical = self.numerical_relative_difference < c.tolerance
-            || self.numerical_max_abs_error <= c.abs_tolerance;
-        numerical && self.duality_difference < c.duality_tolerance
+        self.numerical.passes(&self.config.tolerance) && self.duality.passes(&self.config.duality)
     }
 
     /// Panics with the printed check unless it passed.
@@ -90,12 +84,12 @@ impl fmt::Display for JvpCheck {
         writeln!(
             f,
             "forward mode J·u vs central differences along u: rel. diff {:.3e}, max |err| {:.3e}",
-            self.numerical_relative_difference, self.numerical_max_abs_error
+            self.numerical.relative_difference, self.numerical.max_abs_error
         )?;
         writeln!(
             f,
             "⟨v, J·u⟩ = {:.12e} (forward), ⟨Jᵀv, u⟩ = {:.12e} (reverse): rel. diff {:.3e}",
-            self.forward_dot, self.reverse_dot, self.duality_difference
+            self.forward_dot, self.reverse_dot, self.duality.relative_difference
         )?;
         write!(f, "{}", if self.passed() { "PASSED" } else { "FAILED" })
     }
@@ -146,20 +140,9 @@ pub fn check_jvp<T: Float>(
     let reverse_dot: f64 = vj.iter().zip(&u).map(|(g, u)| dot(g, u)).sum();
     JvpCheck {
         config,
-        numerical_relative_difference: relative_difference(&forward, &numerical),
-        numerical_max_abs_error: forward
-            .iter()
-            .zip(&numerical)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, |m: f64, e| {
-                if m.is_nan() || e.is_nan() {
-                    f64::NAN
-                } else {
-                    m.max(e)
-                }
-            }),
+        numerical: Agreement::between(&forward, &numerical),
         forward_dot,
         reverse_dot,
-        duality_difference: relative_difference(&[forward_dot], &[reverse_dot]),
+        duality: Agreement::between(&[forward_dot], &[reverse_dot]),
     }
 }

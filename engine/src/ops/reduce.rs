@@ -4,6 +4,7 @@
 use crate::autograd::{record, Op};
 use crate::kernels::{self, pairwise_sum};
 use crate::layout::Shape;
+use crate::ops::{resolve_axis, Axis};
 use crate::{Float, Tensor};
 
 /// `max(a, b)` that propagates NaN (NumPy's `np.max`), and otherwise is `T::max` exactly.
@@ -36,12 +37,8 @@ fn argmax_beats<T: Float>(v: T, best: T) -> bool {
 
 impl<T: Float> Tensor<T> {
     #[track_caller]
-    fn check_axis(&self, op: &str, axis: usize) {
-        assert!(
-            axis < self.ndim(),
-            "{op}: axis {axis} out of range for shape {:?}",
-            self.shape()
-        );
+    fn check_axis(&self, op: &str, axis: impl Axis) -> usize {
+        resolve_axis(op, axis, self.shape())
     }
 
     fn reduced_shape(&self, axis: usize, keepdim: bool) -> Shape {
@@ -71,8 +68,8 @@ impl<T: Float> Tensor<T> {
 
     /// Sum over `axis`; with `keepdim` the axis stays with size 1 (NumPy's `keepdims=True`).
     #[track_caller]
-    pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
-        self.check_axis("sum_axis", axis);
+    pub fn sum_axis(&self, axis: impl Axis, keepdim: bool) -> Tensor<T> {
+        let axis = self.check_axis("sum_axis", axis);
         let data = kernels::reduce_axis(self, axis, T::zero(), |a, b| a + b);
         record(
             Op::Sum {
@@ -103,8 +100,8 @@ impl<T: Float> Tensor<T> {
 
     /// Mean over `axis`.
     #[track_caller]
-    pub fn mean_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
-        self.check_axis("mean_axis", axis);
+    pub fn mean_axis(&self, axis: impl Axis, keepdim: bool) -> Tensor<T> {
+        let axis = self.check_axis("mean_axis", axis);
         let n = T::from_f64(self.shape()[axis] as f64);
         let data = kernels::reduce_axis(self, axis, T::zero(), |a, b| a + b)
             .into_iter()
@@ -146,8 +143,8 @@ impl<T: Float> Tensor<T> {
 
     /// Largest element along `axis`. NaN: as [`Tensor::max`], per reduced slice.
     #[track_caller]
-    pub fn max_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
-        self.check_axis("max_axis", axis);
+    pub fn max_axis(&self, axis: impl Axis, keepdim: bool) -> Tensor<T> {
+        let axis = self.check_axis("max_axis", axis);
         let data = kernels::reduce_axis(self, axis, T::neg_infinity(), max_nan);
         record(
             Op::Max {
@@ -182,8 +179,8 @@ impl<T: Float> Tensor<T> {
 
     /// Smallest element along `axis`. NaN: as [`Tensor::max`], per reduced slice.
     #[track_caller]
-    pub fn min_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
-        self.check_axis("min_axis", axis);
+    pub fn min_axis(&self, axis: impl Axis, keepdim: bool) -> Tensor<T> {
+        let axis = self.check_axis("min_axis", axis);
         let data = kernels::reduce_axis(self, axis, T::infinity(), min_nan);
         record(
             Op::Min {
@@ -200,12 +197,19 @@ impl<T: Float> Tensor<T> {
     /// `unbiased`. Composed of differentiable operations, so its gradient (and higher
     /// derivatives) follow from theirs.
     #[track_caller]
-    pub fn var_axis(&self, axis: usize, keepdim: bool, unbiased: bool) -> Tensor<T> {
-        self.check_axis("var_axis", axis);
+    pub fn var_axis(&self, axis: impl Axis, keepdim: bool, unbiased: bool) -> Tensor<T> {
+        let axis = self.check_axis("var_axis", axis);
         let n = self.shape()[axis];
         let centered = self - &self.mean_axis(axis, true);
         let denom = if unbiased { n.saturating_sub(1) } else { n };
         centered.square().sum_axis(axis, keepdim) / T::from_f64(denom as f64)
+    }
+
+    /// [`Tensor::var_axis`] with named options instead of two booleans:
+    /// `x.var_axis_with(0, VarOptions { unbiased: true, ..VarOptions::default() })`.
+    #[track_caller]
+    pub fn var_axis_with(&self, axis: impl Axis, options: VarOptions) -> Tensor<T> {
+        self.var_axis(axis, options.keepdim, options.unbiased)
     }
 
     /// Variance of all elements (see [`Tensor::var_axis`]).
@@ -240,8 +244,8 @@ impl<T: Float> Tensor<T> {
     /// Index of the largest element along `axis` (the first on ties), for every position of the
     /// other axes in row-major order. Not differentiable. NaN: as [`Tensor::argmax`].
     #[track_caller]
-    pub fn argmax_axis(&self, axis: usize) -> Vec<usize> {
-        self.check_axis("argmax_axis", axis);
+    pub fn argmax_axis(&self, axis: impl Axis) -> Vec<usize> {
+        let axis = self.check_axis("argmax_axis", axis);
         let (outer, n, inner) = kernels::split_at_axis(self.shape(), axis);
         self.with_data(|d| {
             let mut out = Vec::with_capacity(outer * inner);
@@ -259,4 +263,14 @@ impl<T: Float> Tensor<T> {
             out
         })
     }
+}
+
+/// Options of [`Tensor::var_axis_with`]; the default is the population variance (divided by
+/// `n`) with the axis removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VarOptions {
+    /// Keep the reduced axis with size 1.
+    pub keepdim: bool,
+    /// Divide by `n - 1` (the unbiased, sample variance) instead of `n`.
+    pub unbiased: bool,
 }

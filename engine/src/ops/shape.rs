@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::autograd::{record, record_view, Op};
 use crate::kernels;
 use crate::layout::{alloc_numel_or_panic, checked_numel, numel_or_panic, Layout, Shape};
-use crate::ops::resolve_axis;
+use crate::ops::{resolve_axis, resolve_position, Axis};
 use crate::{Float, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -62,7 +62,7 @@ impl<T: Float> Tensor<T> {
 
     /// Swaps two dimensions (negative axes count from the end). A view.
     #[track_caller]
-    pub fn transpose(&self, a: isize, b: isize) -> Tensor<T> {
+    pub fn transpose(&self, a: impl Axis, b: impl Axis) -> Tensor<T> {
         let (a, b) = (
             resolve_axis("transpose", a, self.shape()),
             resolve_axis("transpose", b, self.shape()),
@@ -137,7 +137,7 @@ impl<T: Float> Tensor<T> {
 
     /// Removes dimension `axis`, which must have size 1.
     #[track_caller]
-    pub fn squeeze(&self, axis: isize) -> Tensor<T> {
+    pub fn squeeze(&self, axis: impl Axis) -> Tensor<T> {
         let a = resolve_axis("squeeze", axis, self.shape());
         assert!(
             self.shape()[a] == 1,
@@ -150,14 +150,10 @@ impl<T: Float> Tensor<T> {
         self.reshape(&shape)
     }
 
-    /// Inserts a dimension of size 1 at position `axis` (0..=ndim).
+    /// Inserts a dimension of size 1 at position `axis` (`0..=ndim`; `-1` appends one).
     #[track_caller]
-    pub fn unsqueeze(&self, axis: usize) -> Tensor<T> {
-        assert!(
-            axis <= self.ndim(),
-            "unsqueeze: position {axis} out of range for shape {:?}",
-            self.shape()
-        );
+    pub fn unsqueeze(&self, axis: impl Axis) -> Tensor<T> {
+        let axis = resolve_position("unsqueeze", axis, self.shape());
         let mut shape = self.shape_vec();
         shape.insert(axis, 1);
         self.reshape(&shape)
@@ -171,13 +167,10 @@ impl<T: Float> Tensor<T> {
 
     /// Joins tensors along `axis`; their other dimensions must agree.
     #[track_caller]
-    pub fn concat(parts: &[&Tensor<T>], axis: usize) -> Tensor<T> {
+    pub fn concat(parts: &[&Tensor<T>], axis: impl Axis) -> Tensor<T> {
         assert!(!parts.is_empty(), "concat: needs at least one tensor");
         let first = parts[0].shape();
-        assert!(
-            axis < first.len(),
-            "concat: axis {axis} out of range for shape {first:?}"
-        );
+        let axis = resolve_axis("concat", axis, first);
         for p in parts {
             let same = p.ndim() == first.len()
                 && p.shape()
@@ -206,12 +199,8 @@ impl<T: Float> Tensor<T> {
 
     /// The range `start..start + len` of dimension `axis`. A view.
     #[track_caller]
-    pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Tensor<T> {
-        assert!(
-            axis < self.ndim(),
-            "narrow: axis {axis} out of range for shape {:?}",
-            self.shape()
-        );
+    pub fn narrow(&self, axis: impl Axis, start: usize, len: usize) -> Tensor<T> {
+        let axis = resolve_axis("narrow", axis, self.shape());
         assert!(
             start
                 .checked_add(len)
@@ -227,12 +216,8 @@ impl<T: Float> Tensor<T> {
     /// Slices picked along `axis` by index, in the given order (repeats allowed): the columns
     /// of a mini-batch, say.
     #[track_caller]
-    pub fn index_select(&self, axis: usize, indices: &[usize]) -> Tensor<T> {
-        assert!(
-            axis < self.ndim(),
-            "index_select: axis {axis} out of range for shape {:?}",
-            self.shape()
-        );
+    pub fn index_select(&self, axis: impl Axis, indices: &[usize]) -> Tensor<T> {
+        let axis = resolve_axis("index_select", axis, self.shape());
         let size = self.shape()[axis];
         if let Some(bad) = indices.iter().find(|&&i| i >= size) {
             panic!(
@@ -258,9 +243,10 @@ impl<T: Float> Tensor<T> {
     /// Zeros of length `size` along `axis`, with slice `k` of `self` added at `indices[k]`:
     /// the adjoint of [`Tensor::index_select`].
     #[track_caller]
-    pub fn index_add(&self, axis: usize, indices: &[usize], size: usize) -> Tensor<T> {
+    pub fn index_add(&self, axis: impl Axis, indices: &[usize], size: usize) -> Tensor<T> {
+        let axis = resolve_axis("index_add", axis, self.shape());
         assert!(
-            axis < self.ndim() && indices.len() == self.shape()[axis],
+            indices.len() == self.shape()[axis],
             "index_add: {} indices for shape {:?} along axis {axis}",
             indices.len(),
             self.shape()
@@ -288,7 +274,8 @@ impl<T: Float> Tensor<T> {
     /// `out[o, j, i] = self[o, index[o, j, i], i]` along `axis`; `index` is row-major with
     /// `index_shape`, which matches `self` except along `axis` (PyTorch's `gather`).
     #[track_caller]
-    pub fn gather(&self, axis: usize, index: &[usize], index_shape: &[usize]) -> Tensor<T> {
+    pub fn gather(&self, axis: impl Axis, index: &[usize], index_shape: &[usize]) -> Tensor<T> {
+        let axis = resolve_axis("gather", axis, self.shape());
         check_index("gather", self.shape(), axis, index, index_shape);
         let data = kernels::gather(self, axis, index, index_shape);
         record(
@@ -305,7 +292,8 @@ impl<T: Float> Tensor<T> {
     /// Zeros of `shape` with `self`'s elements added where [`Tensor::gather`] would have read
     /// them: its adjoint. `self` is shaped like the index.
     #[track_caller]
-    pub fn scatter_add(&self, axis: usize, index: &[usize], shape: &[usize]) -> Tensor<T> {
+    pub fn scatter_add(&self, axis: impl Axis, index: &[usize], shape: &[usize]) -> Tensor<T> {
+        let axis = resolve_axis("scatter_add", axis, shape);
         check_index("scatter_add", shape, axis, index, self.shape());
         let data = kernels::scatter_add(self, axis, index, shape);
         let op = Op::ScatterAdd {

@@ -2,7 +2,7 @@
 
 use crate::autograd::{record, Op};
 use crate::kernels;
-use crate::ops::resolve_axis;
+use crate::ops::{resolve_axis, Axis};
 use crate::{Float, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -13,7 +13,7 @@ impl<T: Float> Tensor<T> {
     /// gives 1 there and 0 elsewhere (the limit); several `+inf` give NaN at them (the limit
     /// depends on how they grow) and 0 elsewhere; `-inf` entries give 0.
     #[track_caller]
-    pub fn softmax(&self, axis: isize) -> Tensor<T> {
+    pub fn softmax(&self, axis: impl Axis) -> Tensor<T> {
         let axis = resolve_axis("softmax", axis, self.shape());
         let data = kernels::softmax_axis(self, axis, false);
         record(Op::Softmax { axis }, &[self], data, self.shape())
@@ -23,7 +23,7 @@ impl<T: Float> Tensor<T> {
     /// Infinities and NaN as [`Tensor::softmax`], in logs: one `+inf` gives 0 there and `-inf`
     /// elsewhere; `-inf` entries give `-inf`.
     #[track_caller]
-    pub fn log_softmax(&self, axis: isize) -> Tensor<T> {
+    pub fn log_softmax(&self, axis: impl Axis) -> Tensor<T> {
         let axis = resolve_axis("log_softmax", axis, self.shape());
         let data = kernels::softmax_axis(self, axis, true);
         record(Op::LogSoftmax { axis }, &[self], data, self.shape())

@@ -20,7 +20,7 @@ use crate::module::Param;
 /// ```
 /// use engine::Tensor;
 /// use nn::{optim::{Adam, Optimizer}, Param};
-/// let w = Tensor::<f64>::from_vec(vec![1.0, -2.0], &[2, 1]).requires_grad();
+/// let w = Tensor::<f64>::from_vec(vec![1.0, -2.0], &[2, 1]).to_leaf();
 /// let params = [Param::weight("W1", w.clone())];
 /// let mut opt = Adam::new(0.1).with_epsilon(f64::MIN_POSITIVE);
 /// (w.square().sum() * 0.5).backward(); // dW = W
@@ -152,7 +152,7 @@ mod tests {
     /// and printed with repr(). The arithmetic is the same sequence of IEEE operations, so the
     /// comparison is exact.
     fn run(eps: f64, placement: EpsilonPlacement) -> Vec<Vec<f64>> {
-        let w = Tensor::<f64>::from_vec(W0.to_vec(), &[2, 2]).requires_grad();
+        let w = Tensor::<f64>::from_vec(W0.to_vec(), &[2, 2]).to_leaf();
         let params = [crate::module::Param::weight("W1", w.clone())];
         let mut opt = Adam::new(0.01)
             .with_epsilon(eps)

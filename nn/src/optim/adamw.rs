@@ -23,7 +23,7 @@ use crate::module::Param;
 /// ```
 /// use engine::Tensor;
 /// use nn::{optim::{AdamW, Optimizer}, Param};
-/// let w = Tensor::<f64>::from_vec(vec![2.0], &[1, 1]).requires_grad();
+/// let w = Tensor::<f64>::from_vec(vec![2.0], &[1, 1]).to_leaf();
 /// let params = [Param::weight("w", w.clone())];
 /// // ε must be positive; 1e-300 vanishes next to the moments, so the step is exactly α.
 /// let mut opt = AdamW::new(0.5).with_weight_decay(0.25).with_epsilon(1e-300);

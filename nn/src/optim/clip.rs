@@ -16,7 +16,7 @@ use crate::module::Param;
 /// ```
 /// use engine::Tensor;
 /// use nn::{optim::clip_grad_norm, Param};
-/// let w = Tensor::<f64>::zeros(&[2, 1]).requires_grad();
+/// let w = Tensor::<f64>::zeros(&[2, 1]).to_leaf();
 /// w.set_grad(Some(Tensor::from_vec(vec![3.0, 4.0], &[2, 1])));
 /// let norm = clip_grad_norm(&[Param::weight("w", w.clone())], 1.0);
 /// assert_eq!(norm, 5.0);
@@ -53,7 +53,7 @@ pub fn clip_grad_norm<T: Float>(params: &[Param<T>], max_norm: f64) -> f64 {
 /// ```
 /// use engine::Tensor;
 /// use nn::{optim::clip_grad_value, Param};
-/// let w = Tensor::<f64>::zeros(&[3, 1]).requires_grad();
+/// let w = Tensor::<f64>::zeros(&[3, 1]).to_leaf();
 /// w.set_grad(Some(Tensor::from_vec(vec![-5.0, 0.25, 2.0], &[3, 1])));
 /// clip_grad_value(&[Param::weight("w", w.clone())], 1.0);
 /// assert_eq!(w.grad().unwrap().to_vec(), [-1.0, 0.25, 1.0]);

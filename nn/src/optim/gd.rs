@@ -10,7 +10,7 @@ use crate::module::Param;
 /// ```
 /// use engine::Tensor;
 /// use nn::{optim::{Gd, Optimizer}, Param};
-/// let w = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
+/// let w = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).to_leaf();
 /// let params = [Param::weight("W1", w.clone())];
 /// (w.square().sum() * 0.5).backward(); // dW = W = 1
 /// Gd::new(0.25).step(&params);
@@ -90,7 +90,7 @@ mod tests {
         let p = param_with_grad("W1", &[1.0], &[1.0]);
         let q = crate::module::Param::weight(
             "W2",
-            engine::Tensor::<f64>::from_vec(vec![3.0], &[1, 1]).requires_grad(),
+            engine::Tensor::<f64>::from_vec(vec![3.0], &[1, 1]).to_leaf(),
         );
         let mut opt = Gd::new(1.0);
         opt.step(&[p.clone(), q.clone()]);

@@ -43,8 +43,8 @@
 //! use nn::module::Param;
 //! use nn::optim::{Gd, Optimizer, ParamGroup};
 //!
-//! let enc = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
-//! let head = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
+//! let enc = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).to_leaf();
+//! let head = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).to_leaf();
 //! let params = [Param::weight("encoder.w", enc.clone()), Param::weight("head.w", head.clone())];
 //! let mut opt = Gd::new(0.5).with_group(ParamGroup::new(&["encoder."]).learning_rate_factor(0.5));
 //! enc.set_grad(Some(Tensor::ones(&[1, 1])));
@@ -68,7 +68,7 @@
 //! use nn::module::Param;
 //! use nn::optim::{Adam, Optimizer};
 //!
-//! let w = Tensor::<f64>::from_vec(vec![1.0, -1.0], &[2, 1]).requires_grad();
+//! let w = Tensor::<f64>::from_vec(vec![1.0, -1.0], &[2, 1]).to_leaf();
 //! let params = vec![Param::weight("W1", w.clone())];
 //! let mut opt = Adam::new(0.1);
 //! for _ in 0..3 {
@@ -595,7 +595,7 @@ pub(crate) mod test_support {
 
     /// A parameter holding `values` whose gradient is set to `grad`.
     pub fn param_with_grad(name: &str, values: &[f64], grad: &[f64]) -> Param<f64> {
-        let t = Tensor::from_vec(values.to_vec(), &[values.len(), 1]).requires_grad();
+        let t = Tensor::from_vec(values.to_vec(), &[values.len(), 1]).to_leaf();
         t.set_grad(Some(Tensor::from_vec(grad.to_vec(), &[grad.len(), 1])));
         Param::weight(name, t)
     }
@@ -633,7 +633,7 @@ mod tests {
         // The gradient is read in place while the values are written: with dW = W (the same
         // buffer), every element must see its own pre-update value and the decay term too.
         // Dyadic numbers, so the expected values are exact: g = W + 0.5 W, W := W - 0.5 g.
-        let w = Tensor::<f64>::from_vec(vec![2.0, -4.0, 8.0], &[3, 1]).requires_grad();
+        let w = Tensor::<f64>::from_vec(vec![2.0, -4.0, 8.0], &[3, 1]).to_leaf();
         w.set_grad(Some(w.detach()));
         let params = [Param::weight("W1", w.clone())];
         Gd::new(0.5).with_weight_decay(0.5).step(&params);

@@ -12,7 +12,7 @@ use crate::module::Param;
 /// ```
 /// use engine::Tensor;
 /// use nn::{optim::{Momentum, Optimizer}, Param};
-/// let w = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).requires_grad();
+/// let w = Tensor::<f64>::from_vec(vec![1.0], &[1, 1]).to_leaf();
 /// let params = [Param::weight("W1", w.clone())];
 /// let mut opt = Momentum::new(0.5, 0.5);
 /// (w.square().sum() * 0.5).backward(); // dW = 1
