@@ -75,15 +75,15 @@ fn custom_jvp_from_backward<T: Float>(
     let constants: Vec<Tensor<T>> = inputs.iter().map(Tensor::detach).collect();
     let grads = backward(&constants, &y.detach(), &v);
     let mut total = Tensor::scalar(T::zero());
-    let (mut pairs, mut recorded) = (0, false);
+    let (mut any, mut recorded) = (false, false);
     for (g, u) in grads.iter().zip(tangents) {
         if let (Some(g), Some(u)) = (g, u) {
-            pairs += 1;
+            any = true;
             recorded |= g.requires_grad();
             total = total + (g * u).sum();
         }
     }
-    if pairs == 0 {
+    if !any {
         // No input with a tangent has a gradient: the op is constant along the direction.
         return Tensor::zeros(y.shape());
     }

@@ -443,3 +443,52 @@ fn create_graph_gives_the_same_first_order_gradients() {
         },
     );
 }
+
+/// At a tie the extrema rules make a choice central differences cannot check (the function has
+/// a kink there): the gradient is shared evenly between the tied operands or elements, in both
+/// modes. Exact values, since `0.5` and thirds of small integers are what the rules compute.
+#[test]
+fn ties_share_the_gradient_evenly() {
+    let a = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0], &[3]).to_leaf();
+    let b = Tensor::<f64>::from_vec(vec![1.0, 0.0, 5.0], &[3]).to_leaf();
+    for (name, out) in [("maximum", a.maximum(&b)), ("minimum", a.minimum(&b))] {
+        let g = grad(&(&out * 2.0).sum(), &[&a, &b], BackwardOptions::default());
+        let larger = name == "maximum";
+        // Element 0 ties: each operand gets half of 2; elsewhere the winner gets all of it.
+        let (ga, gb) = if larger {
+            (vec![1.0, 2.0, 0.0], vec![1.0, 0.0, 2.0])
+        } else {
+            (vec![1.0, 0.0, 2.0], vec![1.0, 2.0, 0.0])
+        };
+        assert_eq!((g[0].to_vec(), g[1].to_vec()), (ga, gb), "{name}");
+        let ones = Tensor::ones(&[3]);
+        let (_, ju) = engine::jvp(
+            |v| {
+                if larger {
+                    v[0].maximum(&v[1])
+                } else {
+                    v[0].minimum(&v[1])
+                }
+            },
+            &[a.detach(), b.detach()],
+            &[ones.clone(), Tensor::zeros(&[3])],
+        );
+        assert_eq!(
+            ju.to_vec(),
+            g[0].to_vec().iter().map(|x| x / 2.0).collect::<Vec<_>>()
+        );
+    }
+    let x = Tensor::<f64>::from_vec(vec![3.0, 1.0, 3.0, 3.0, 0.0, 3.0], &[2, 3]).to_leaf();
+    for (name, out) in [("max", x.max()), ("min", (-&x).min())] {
+        let g = grad(&out, &[&x], BackwardOptions::default());
+        let sign = if name == "max" { 1.0 } else { -1.0 };
+        let q = 0.25 * sign;
+        assert_eq!(g[0].to_vec(), vec![q, 0.0, q, q, 0.0, q], "{name}");
+    }
+    let g = grad(
+        &x.max_axis(1, false).sum(),
+        &[&x],
+        BackwardOptions::default(),
+    );
+    assert_eq!(g[0].to_vec(), vec![0.5, 0.0, 0.5, 0.5, 0.0, 0.5]);
+}
