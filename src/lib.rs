@@ -2,8 +2,8 @@
 pub use engine;
 pub use nn;
 
-/// The code blocks of `README.md` (the first look, "Verifying gradients", "Looking inside the
-/// graph"), compiled and run as doc tests so the README cannot drift from the code.
+/// The code blocks of `README.md` (the first look, a first model, verifying gradients),
+/// compiled and run as doc tests so the front page cannot drift from the code.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeExamples;
@@ -14,3 +14,9 @@ pub struct ReadmeExamples;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/build_your_own_model.md")]
 pub struct BuildYourOwnModel;
+
+/// `docs/verifying.md` (checking gradients three ways, custom ops, forward mode, hooks, backward
+/// traces, anomaly mode, DOT export, memory), compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/verifying.md")]
+pub struct VerifyingExamples;
