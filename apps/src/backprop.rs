@@ -1,7 +1,7 @@
 //! The seeds' hand-derived backpropagation for the course's networks, used to check the engine's
 //! autodiff gradients formula by formula.
 //!
-//! Network (seed 001 section 6.9, the course's `forward_propagation`): `L` layers,
+//! Network (the course's `forward_propagation`): `L` layers,
 //! `Z[l] = W[l]·A[l-1] + b[l]`, ReLU on hidden layers (optionally followed by inverted dropout
 //! `A = A ⊙ D / keep_prob`), sigmoid or softmax on the output. Examples are columns.
 //!

@@ -1,6 +1,7 @@
 //! The course assignments reproduced on ferrograd, one module per assignment, each callable
 //! from tests with a shortened run. The `apps` binary (`src/main.rs`) parses the command line
-//! ([`cli`]) and calls [`run::run`].
+//! ([`cli`]) and calls [`run::run`]. "Chapter 6.x" in these docs is a section of the course's
+//! book chapter "Practical Considerations in Neural Networks".
 //!
 //! The apps are written with the library's public API: networks are `nn` layers
 //! ([`model`]: `Sequential`, `Dense`, `Activation`, `Dropout`, `BatchNorm`, initializers from

@@ -66,7 +66,7 @@ impl Thinned {
 /// Which cost an epoch reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EpochCost {
-    /// The cost of the epoch's last mini-batch (seed 001's loop; for full-batch runs, the
+    /// The cost of the epoch's last mini-batch (the course's loop; for full-batch runs, the
     /// iteration's cost).
     LastBatch,
     /// The sum of the per-example losses over the epoch divided by `m` (the course notebook's

@@ -1,4 +1,4 @@
-//! Batch normalization (seed 001 section 6.6.2), per feature over the examples of a batch.
+//! Batch normalization, per feature over the examples of a batch.
 //!
 //! Examples are columns, so the statistics of feature `j` are taken along row `j` (axis 1).
 //! Training mode, for a batch of `m` examples (6.32):

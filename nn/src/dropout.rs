@@ -1,4 +1,4 @@
-//! Inverted dropout (seed 001 section 6.3.4, the course's `forward_propagation_with_dropout`).
+//! Inverted dropout (the course's `forward_propagation_with_dropout`).
 //!
 //! In training mode every forward pass draws a fresh mask `D = (rand(n, m) < keep_prob)`,
 //! uniform draws filled row-major in the activation's shape (NumPy's

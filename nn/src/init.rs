@@ -1,4 +1,4 @@
-//! Weight initializers (seed 001 section 6.4 and its table), each drawing from any
+//! Weight initializers (the course's table of initializations), each drawing from any
 //! [`Sampler`] in row-major order, so that with the NumPy-compatible generator they reproduce
 //! the course's `np.random.randn(n_out, n_in) * ...` expressions bit for bit.
 //!
@@ -40,7 +40,7 @@ pub enum Init {
     /// `randn * sqrt(k / n_in)`: variance `k / n_in`. `k = 2` equals [`Init::HeNormal`].
     NormalFanInScaled(f64),
     /// `randn / sqrt(k * n_in)`: variance `1 / (k n_in)`. `k = 0.5` is the book's He
-    /// (seed 001, 6.9.1), `k = 1` the course regularization assignment's.
+    /// (its regularization section), `k = 1` the course regularization assignment's.
     NormalDivided(f64),
     /// `randn * (gain * sqrt(2 / (n_in + n_out)))`: Xavier normal, variance (6.20) times
     /// `gain²`. Gain 1 for tanh, gain 4 for sigmoid (16x the variance, (6.21)).

@@ -1,5 +1,5 @@
-//! Batch normalization on the MNIST network (seed 001 section 6.6.2 explains it; the seed has no
-//! exercise). Two networks start from the same He-initialized weights (seed 3) and train with
+//! Batch normalization on the MNIST network (chapter 6.6.2 explains it; the course has
+//! no exercise). Two networks start from the same He-initialized weights (seed 3) and train with
 //! mini-batch gradient descent at a learning rate well above the plain network's 0.001:
 //!
 //! - plain: `Dense(784→30) ReLU Dense(30→20) ReLU Dense(20→10)`, softmax cross-entropy;

@@ -1,4 +1,4 @@
-//! Gradient checking (the course's exercise, seed 001 section 6.8): the 1-D check of
+//! Gradient checking (the course's exercise, chapter 6.8): the 1-D check of
 //! `J(θ) = θx`, then the N-D check of the `[4,5,3,1]` network with the engine's three-way check
 //! (through [`nn::check::ModuleCheck`]): the course's `backward_propagation_n` (with its two
 //! planted bugs, `dW2` doubled and `db1` four times too large, then with them fixed) against

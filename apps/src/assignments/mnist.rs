@@ -1,4 +1,4 @@
-//! MNIST (seed 001, the step-14 network): `[784,30,20,10]` ReLU-ReLU-softmax, He initialization
+//! MNIST (the chapter's step-14 network): `[784,30,20,10]` ReLU-ReLU-softmax, He initialization
 //! (seed 3), mini-batch gradient descent with lr 0.001 and batches of 32 for 100 epochs,
 //! shuffled as in the optimization assignment; pixels scaled `x·0.99/255 + 0.01`; the cost of
 //! every 10th epoch's last mini-batch is reported.

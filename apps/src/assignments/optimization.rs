@@ -1,4 +1,4 @@
-//! Optimization (seed 001 section 6.9.2): the `[2,5,2,2]` ReLU-ReLU-softmax network on the moons
+//! Optimization (chapter 6.9.2): the `[2,5,2,2]` ReLU-ReLU-softmax network on the moons
 //! data (`np.random.seed(3); make_moons(300, noise=.2)`, one-hot labels), He initialization
 //! (seed 3), mini-batches of 64 reshuffled every epoch, 1000 epochs, with gradient descent
 //! (lr 0.1), momentum (β 0.9, lr 0.1) and Adam (lr 0.01, β₁ 0.9, β₂ 0.999, ε 1e-8 inside the

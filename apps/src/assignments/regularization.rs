@@ -1,4 +1,4 @@
-//! Regularization (seed 001 section 6.9.1 and the course notebook, seed 002): a 3-layer
+//! Regularization (chapter 6.9.1 and the regularization notebook): a 3-layer
 //! ReLU-ReLU-sigmoid network on the 2-D data set (211 training, 200 validation examples),
 //! full-batch gradient descent with lr 0.3 for 30000 iterations, plain, with L2, with dropout,
 //! and with both (the seed's exercise 5).

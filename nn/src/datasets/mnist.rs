@@ -1,5 +1,5 @@
 //! MNIST in the IDX format (raw or gzip, recognised by the gzip magic `1f 8b`, not the name),
-//! as the course prepares it: pixels scaled `x * (0.99 / 255) + 0.01` (seed 001, step 14:
+//! as the course prepares it: pixels scaled `x * (0.99 / 255) + 0.01` (the course's
 //! `fac = 0.99/255; imgs*fac+0.01`), images as columns `(784, m)`, labels as class indices and
 //! one-hot `(10, m)`.
 //!
