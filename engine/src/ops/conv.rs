@@ -266,13 +266,23 @@ impl<T: Float> Tensor<T> {
             p,
             d,
         );
-        assert!(
-            window.output() == (ys[2], ys[3]),
-            "conv_transpose2d: internal size mismatch"
-        );
+        // With stride 1 and dilation > 1, output padding makes the window produce more outputs
+        // than `self` has; those extra outputs read nothing, so `self` is padded with zeros.
+        let (oh, ow) = window.output();
+        debug_assert!(oh >= ys[2] && ow >= ys[3]);
+        let padded;
+        let y = if (oh, ow) == (ys[2], ys[3]) {
+            self
+        } else {
+            padded = self.pad(
+                &[(0, 0), (0, 0), (0, oh - ys[2]), (0, ow - ys[3])],
+                T::zero(),
+            );
+            &padded
+        };
         let taps = ws[1] * ws[2] * ws[3];
-        let l = ys[2] * ys[3];
-        let grads = self
+        let l = oh * ow;
+        let grads = y
             .reshape(&[m, c_in, l])
             .permute(&[1, 0, 2])
             .reshape(&[g, c_in / g, m * l]);
