@@ -14,6 +14,9 @@
 //! - [`data`]: mini-batches, standardization, stratified splits, k-fold.
 //! - [`train`]: an optional training loop with history and evaluation hook.
 //! - [`checkpoint`]: save/load named parameters as safetensors, atomically.
+//! - modern architectures: [`conv`] (`Conv2d`, pooling, `Flatten` the image/column seam),
+//!   [`layernorm`] (`LayerNorm`, `BatchNorm2d`), [`embedding`], [`attention`]
+//!   (`MultiHeadAttention`, `TransformerBlock`).
 //! - [`datasets`]: circles and moons (scikit-learn's, draw for draw), `.mat` and MNIST loaders.
 
 #![warn(missing_docs)]
@@ -32,6 +35,14 @@ pub mod optim;
 pub mod schedule;
 pub mod sequential;
 pub mod train;
+
+// Layers for modern architectures (issue 11): plain structs with `forward(&self, x)` and
+// `parameters()`; images are batch-first (m, C, H, W), sequences (m, T, d).
+pub mod attention;
+pub mod conv;
+pub mod embedding;
+pub mod layernorm;
+pub mod pool;
 
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;
