@@ -3,11 +3,10 @@
 //! overlaps), and the window scan of max pooling.
 //!
 //! The column matrix of an `(m, C, H, W)` batch has one row per `(c, ki, kj)` filter tap and one
-//! column per `(n, oh, ow)` output position: shape `(C·kH·kW, m·OH·OW)`. Rows are independent,
-//! so both kernels split work by whole rows or whole image planes; each output element is
-//! written by one task, in a fixed order, so results are bit-identical for any thread count.
-
-use rayon::prelude::*;
+//! column per `(n, oh, ow)` output position: shape `(C·kH·kW, m·OH·OW)`. Both kernels work by
+//! whole rows or whole image planes, each output element summed in a fixed order, so results
+//! are reproducible bit for bit. They run on the calling thread, as the gemm kernel does; the
+//! row/plane split is where threads would go.
 
 use crate::Float;
 
@@ -121,52 +120,50 @@ fn valid_range(tap: usize, pad: usize, stride: usize, size: usize, out: usize) -
 }
 
 /// Unfolds `x` (dense `(m, C, H, W)`) into the `(C·kH·kW, m·OH·OW)` column matrix; padding
-/// reads as zeros.
+/// reads as zeros. The output is written once, front to back (no zero fill first): every
+/// output line is a run of padding zeros, a copied (or strided) stretch of an input line, and
+/// another run of zeros.
 pub(crate) fn im2col<T: Float>(x: &[T], w: &Window2d) -> Vec<T> {
     let (oh_len, ow_len) = w.output();
     let (h, wd) = w.input;
     let (kh, kw) = w.kernel;
     let plane = h * wd;
-    let row_len = w.batch * oh_len * ow_len;
     let rows = w.channels * kh * kw;
-    let mut out = vec![T::zero(); rows * row_len];
-    if row_len == 0 {
-        return out;
-    }
-    out.par_chunks_mut(row_len)
-        .enumerate()
-        .for_each(|(r, dst)| {
-            let (c, ki, kj) = (r / (kh * kw), (r / kw) % kh, r % kw);
-            let (oh_lo, oh_hi) = w.valid_rows(ki, oh_len);
-            let (ow_lo, ow_hi) = w.valid_cols(kj, ow_len);
-            if ow_lo >= ow_hi {
-                return;
-            }
-            let col0 = (ow_lo * w.stride.1 + kj * w.dilation.1) as isize - w.padding.1 as isize;
-            for n in 0..w.batch {
-                let src = &x[(n * w.channels + c) * plane..(n * w.channels + c + 1) * plane];
-                let dst = &mut dst[n * oh_len * ow_len..(n + 1) * oh_len * ow_len];
-                for oh in oh_lo..oh_hi {
-                    let ih = oh * w.stride.0 + ki * w.dilation.0 - w.padding.0;
-                    let line = &src[ih * wd..(ih + 1) * wd];
-                    let out_line = &mut dst[oh * ow_len + ow_lo..oh * ow_len + ow_hi];
-                    let start = col0 as usize;
+    let mut out: Vec<T> = Vec::with_capacity(rows * w.batch * oh_len * ow_len);
+    let zero = T::zero();
+    for r in 0..rows {
+        let (c, ki, kj) = (r / (kh * kw), (r / kw) % kh, r % kw);
+        let (oh_lo, oh_hi) = w.valid_rows(ki, oh_len);
+        let (ow_lo, ow_hi) = w.valid_cols(kj, ow_len);
+        // First input column read by this tap (meaningful only when ow_lo < ow_hi).
+        let start = (ow_lo * w.stride.1 + kj * w.dilation.1).saturating_sub(w.padding.1);
+        for n in 0..w.batch {
+            let src = &x[(n * w.channels + c) * plane..(n * w.channels + c + 1) * plane];
+            out.resize(out.len() + oh_lo * ow_len, zero);
+            for oh in oh_lo..oh_hi {
+                let ih = oh * w.stride.0 + ki * w.dilation.0 - w.padding.0;
+                let line = &src[ih * wd..(ih + 1) * wd];
+                out.resize(out.len() + ow_lo, zero);
+                if ow_lo < ow_hi {
+                    let count = ow_hi - ow_lo;
                     if w.stride.1 == 1 {
-                        out_line.copy_from_slice(&line[start..start + out_line.len()]);
+                        out.extend_from_slice(&line[start..start + count]);
                     } else {
-                        for (k, o) in out_line.iter_mut().enumerate() {
-                            *o = line[start + k * w.stride.1];
-                        }
+                        out.extend((0..count).map(|k| line[start + k * w.stride.1]));
                     }
                 }
+                out.resize(out.len() + (ow_len - ow_hi.max(ow_lo)), zero);
             }
-        });
+            out.resize(out.len() + (oh_len - oh_hi.max(oh_lo)) * ow_len, zero);
+        }
+    }
+    debug_assert_eq!(out.len(), rows * w.batch * oh_len * ow_len);
     out
 }
 
 /// The adjoint of [`im2col`]: folds a `(C·kH·kW, m·OH·OW)` column matrix back into dense
 /// `(m, C, H, W)` images, adding the contributions of overlapping windows (reads of padding are
-/// dropped). Each image plane is summed by one task in a fixed tap order.
+/// dropped). Each image plane is summed in a fixed tap order.
 pub(crate) fn col2im<T: Float>(cols: &[T], w: &Window2d) -> Vec<T> {
     let (oh_len, ow_len) = w.output();
     let (h, wd) = w.input;
@@ -177,7 +174,7 @@ pub(crate) fn col2im<T: Float>(cols: &[T], w: &Window2d) -> Vec<T> {
     if plane == 0 {
         return out;
     }
-    out.par_chunks_mut(plane).enumerate().for_each(|(p, dst)| {
+    out.chunks_mut(plane).enumerate().for_each(|(p, dst)| {
         let (n, c) = (p / w.channels, p % w.channels);
         for ki in 0..kh {
             let (oh_lo, oh_hi) = w.valid_rows(ki, oh_len);
@@ -222,41 +219,38 @@ pub(crate) fn max_pool_argmax<T: Float>(x: &[T], w: &Window2d) -> Vec<usize> {
     if per_plane == 0 {
         return out;
     }
-    out.par_chunks_mut(per_plane)
-        .enumerate()
-        .for_each(|(p, dst)| {
-            let src = &x[p * plane..(p + 1) * plane];
-            for oh in 0..oh_len {
-                for ow in 0..ow_len {
-                    let mut best: Option<(usize, T)> = None;
-                    'window: for ki in 0..w.kernel.0 {
-                        let ih =
-                            (oh * w.stride.0 + ki * w.dilation.0) as isize - w.padding.0 as isize;
-                        if ih < 0 || ih as usize >= h {
+    out.chunks_mut(per_plane).enumerate().for_each(|(p, dst)| {
+        let src = &x[p * plane..(p + 1) * plane];
+        for oh in 0..oh_len {
+            for ow in 0..ow_len {
+                let mut best: Option<(usize, T)> = None;
+                'window: for ki in 0..w.kernel.0 {
+                    let ih = (oh * w.stride.0 + ki * w.dilation.0) as isize - w.padding.0 as isize;
+                    if ih < 0 || ih as usize >= h {
+                        continue;
+                    }
+                    for kj in 0..w.kernel.1 {
+                        let iw =
+                            (ow * w.stride.1 + kj * w.dilation.1) as isize - w.padding.1 as isize;
+                        if iw < 0 || iw as usize >= wd {
                             continue;
                         }
-                        for kj in 0..w.kernel.1 {
-                            let iw = (ow * w.stride.1 + kj * w.dilation.1) as isize
-                                - w.padding.1 as isize;
-                            if iw < 0 || iw as usize >= wd {
-                                continue;
-                            }
-                            let at = ih as usize * wd + iw as usize;
-                            let v = src[at];
-                            if v.is_nan() {
-                                best = Some((at, v));
-                                break 'window;
-                            }
-                            if best.is_none_or(|(_, b)| v > b) {
-                                best = Some((at, v));
-                            }
+                        let at = ih as usize * wd + iw as usize;
+                        let v = src[at];
+                        if v.is_nan() {
+                            best = Some((at, v));
+                            break 'window;
+                        }
+                        if best.is_none_or(|(_, b)| v > b) {
+                            best = Some((at, v));
                         }
                     }
-                    dst[oh * ow_len + ow] =
-                        best.expect("every pooling window holds an input element").0;
                 }
+                dst[oh * ow_len + ow] =
+                    best.expect("every pooling window holds an input element").0;
             }
-        });
+        }
+    });
     out
 }
 
