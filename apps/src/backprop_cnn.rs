@@ -56,6 +56,7 @@ fn conv_forward(
 }
 
 /// `(dW, db, dX)` of [`conv_forward`]; `dX` only when `need_dx`.
+#[allow(clippy::too_many_arguments)]
 fn conv_backward(
     dy: &[f64],
     yd: Dims,
