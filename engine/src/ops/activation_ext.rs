@@ -11,7 +11,7 @@
 //! - `softplus(x) = max(x, 0) + log1p(e^-|x|)`: exactly `x` for large `x`, `e^x` for very
 //!   negative `x`, never an overflowing `e^x`.
 //!
-//! The derivative of every one of them is written once, in [`derivative`], with engine
+//! The derivative of every one of them is written once, in `derivative`, with engine
 //! operations: the backward rule (`g·f'(x)`) and the forward-mode rule (`f'(x)·dx`) both call
 //! it, and because it is recorded when backward runs with `create_graph`, these functions are
 //! differentiable to any order.
