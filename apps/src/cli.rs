@@ -92,6 +92,8 @@ pub enum Command {
     Batchnorm(BatchnormArgs),
     /// Every assignment with its defaults, one after the other.
     All(AllArgs),
+    /// A LeNet-style convolutional network on MNIST (not part of `all`).
+    Cnn(crate::assignments::cnn::CnnArgs),
 }
 
 /// How the initial weights are drawn in the initialization assignment.

@@ -164,6 +164,19 @@ pub fn jvp_rule<T: Float>(
                 custom.backward(i, o, v)
             })
         })),
+        // im2col and col2im are linear: apply them to the tangent.
+        Op::Im2Col { window } => unary(&|dx| dx.im2col(window)),
+        Op::Col2Im { window } => unary(&|dx| dx.col2im(window)),
+        // y = f(x) elementwise: dy = f'(x)·dx, f' written once in ops::activation_ext.
+        Op::Erf
+        | Op::Erfc
+        | Op::Log1p
+        | Op::Expm1
+        | Op::Rsqrt
+        | Op::Softplus
+        | Op::Silu
+        | Op::Gelu
+        | Op::GeluTanh => unary(&|dx| dx * crate::ops::activation_ext::derivative(op, x, y)),
     }?;
     Some(if dy.shape() == y.shape() {
         dy

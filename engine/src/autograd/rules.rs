@@ -178,6 +178,37 @@ pub enum Op<T: Float> {
     BceWithLogits,
     /// A user-defined operation.
     Custom(Arc<dyn CustomOp<T>>),
+
+    // ----- ops for modern architectures (issue 11); kernels and derivatives live in
+    // `ops::conv` and `ops::activation_ext`.
+    /// Images `(m, C, H, W)` unfolded into the column matrix of a sliding window.
+    Im2Col {
+        /// The window.
+        window: crate::ops::conv::Window2d,
+    },
+    /// A column matrix folded back into images, overlaps added (the adjoint of `Im2Col`).
+    Col2Im {
+        /// The window.
+        window: crate::ops::conv::Window2d,
+    },
+    /// The error function.
+    Erf,
+    /// The complementary error function `1 - erf x`.
+    Erfc,
+    /// `log(1 + x)`.
+    Log1p,
+    /// `e^x - 1`.
+    Expm1,
+    /// `1/√x`.
+    Rsqrt,
+    /// `log(1 + e^x)`.
+    Softplus,
+    /// `x·σ(x)`.
+    Silu,
+    /// `x·Φ(x)` (exact GELU).
+    Gelu,
+    /// `x/2·(1 + tanh(√(2/π)(x + 0.044715x³)))`.
+    GeluTanh,
 }
 
 impl<T: Float> Op<T> {
@@ -225,6 +256,17 @@ impl<T: Float> Op<T> {
             Op::Where { .. } => "where",
             Op::BceWithLogits => "bce_with_logits",
             Op::Custom(op) => op.name(),
+            Op::Im2Col { .. } => "im2col",
+            Op::Col2Im { .. } => "col2im",
+            Op::Erf => "erf",
+            Op::Erfc => "erfc",
+            Op::Log1p => "log1p",
+            Op::Expm1 => "expm1",
+            Op::Rsqrt => "rsqrt",
+            Op::Softplus => "softplus",
+            Op::Silu => "silu",
+            Op::Gelu => "gelu",
+            Op::GeluTanh => "gelu_tanh",
         }
     }
 }
@@ -402,6 +444,19 @@ pub fn backward_rule<T: Float>(
         // l = max(z,0) - z·y + log(1 + e^-|z|): dl/dz = σ(z) - y, dl/dy = -z
         Op::BceWithLogits => binary(&|z, t| g * (z.sigmoid() - t), &|z, _| -(g * z)),
         Op::Custom(custom) => custom.backward(inputs, y, g),
+        // im2col and col2im are linear and each other's adjoint.
+        Op::Im2Col { window } => unary(&|_| g.col2im(window)),
+        Op::Col2Im { window } => unary(&|_| g.im2col(window)),
+        // y = f(x) elementwise: dx = f'(x)·dy, f' written once in ops::activation_ext.
+        Op::Erf
+        | Op::Erfc
+        | Op::Log1p
+        | Op::Expm1
+        | Op::Rsqrt
+        | Op::Softplus
+        | Op::Silu
+        | Op::Gelu
+        | Op::GeluTanh => unary(&|x| g * crate::ops::activation_ext::derivative(op, x, y)),
     }
 }
 

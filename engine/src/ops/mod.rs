@@ -8,6 +8,10 @@
 //! - [`reduce`]: sums, means, extrema, variance, argmax.
 //! - [`softmax`]: softmax and log-softmax.
 //! - [`custom`]: user-defined operations with their own backward.
+//! - [`conv`]: convolution, transposed convolution and pooling on `(m, C, H, W)` images;
+//!   [`activation_ext`]: erf, GELU, SiLU, softplus, log1p, expm1, rsqrt;
+//!   [`reduce_ext`]: reductions over several axes, stack, pad, masked_fill, repeat;
+//!   [`embedding`]: embedding lookups and cross-entropy from class indices.
 //!
 //! NaN is never hidden: arithmetic, unary maths, sums and products propagate it by IEEE rules,
 //! and the operations that compare (`relu`, `maximum`, `clamp`, `max`, `argmax`, softmax...)
@@ -20,6 +24,13 @@ pub mod linalg;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
+
+// Ops for modern architectures (issue 11): convolution and pooling, smooth activations,
+// multi-axis reductions and shape utilities, embedding and cross-entropy from indices.
+pub mod activation_ext;
+pub mod conv;
+pub mod embedding;
+pub mod reduce_ext;
 
 /// Resolves a possibly negative axis (`-1` is the last) against `ndim`, panicking with the
 /// operation's name when it is out of range.
