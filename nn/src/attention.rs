@@ -7,6 +7,12 @@
 //! so [`Linear`] computes `x·Wᵀ + b` on the last axis with `W` still stored `(n_out, n_in)` and
 //! `b` as `(n_out,)`.
 //!
+//! Every layer is a [`Module`] with nested names: a [`Linear`] reports `weight` and `bias`,
+//! a [`MultiHeadAttention`] its projections `q`, `k`, `v`, `out`, and a [`TransformerBlock`]
+//! `ln1`, `attn`, `ln2` and its MLP `mlp.fc1`, `mlp.fc2`, so a block's parameters are
+//! `attn.q.weight`, `mlp.fc1.bias`, ... (PyTorch's style of names), ready for freezing by
+//! prefix, checkpoints and per-parameter gradient checks.
+//!
 //! Everything is written with engine operations (matmul, softmax, masked_fill, layer norm,
 //! GELU), so these layers are differentiable to second order: Hessian-vector products of a
 //! loss through a transformer work.
@@ -16,7 +22,7 @@ use engine::{Float, Tensor};
 
 use crate::init::Init;
 use crate::layernorm::LayerNorm;
-use crate::module::Param;
+use crate::module::{Module, ParamKind, Visitor};
 
 /// A token-wise affine map on the last axis: `y = x·Wᵀ + b`, `W` of shape `(n_out, n_in)`.
 pub struct Linear<T: Float> {
@@ -38,14 +44,16 @@ impl<T: Float> Linear<T> {
             weight: init
                 .weight::<T, S>(n_out, n_in, sampler)
                 .requires_grad()
-                .named("W"),
-            bias: Tensor::zeros(&[n_out]).requires_grad().named("b"),
+                .named("weight"),
+            bias: Tensor::zeros(&[n_out]).requires_grad().named("bias"),
         }
     }
+}
 
+impl<T: Float> Module<T> for Linear<T> {
     /// `x·Wᵀ + b` for `x` of shape `(..., n_in)`.
     #[track_caller]
-    pub fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         let n_in = self.weight.shape()[1];
         assert!(
             x.ndim() >= 2 && x.shape()[x.ndim() - 1] == n_in,
@@ -57,24 +65,16 @@ impl<T: Float> Linear<T> {
         x.matmul(&self.weight.t()) + &self.bias
     }
 
-    /// `W` and `b`.
-    pub fn parameters(&self) -> Vec<Param<T>> {
-        vec![
-            Param::weight("W", self.weight.clone()),
-            Param::bias("b", self.bias.clone()),
-        ]
+    /// `weight` (penalised) and `bias`.
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.param("weight", &self.weight, ParamKind::Weight);
+        v.param("bias", &self.bias, ParamKind::Bias);
     }
-}
 
-/// Prefixes parameter names with a layer's name (`q.W`).
-fn prefixed<T: Float>(prefix: &str, params: Vec<Param<T>>) -> Vec<Param<T>> {
-    params
-        .into_iter()
-        .map(|mut p| {
-            p.name = format!("{prefix}.{}", p.name);
-            p
-        })
-        .collect()
+    fn describe(&self) -> String {
+        let s = self.weight.shape();
+        format!("Linear({} -> {})", s[1], s[0])
+    }
 }
 
 /// The causal mask of a length-`t` sequence: 1 above the diagonal (a position may not attend to
@@ -96,7 +96,7 @@ pub struct MultiHeadAttention<T: Float> {
     /// Value projection `d → d`.
     pub v: Linear<T>,
     /// Output projection `d → d`.
-    pub o: Linear<T>,
+    pub out: Linear<T>,
     /// Number of heads (divides `d`).
     pub heads: usize,
     /// Whether position `i` attends only to positions `≤ i`.
@@ -116,16 +116,10 @@ impl<T: Float> MultiHeadAttention<T> {
             q: Linear::new(d, d, &init, sampler),
             k: Linear::new(d, d, &init, sampler),
             v: Linear::new(d, d, &init, sampler),
-            o: Linear::new(d, d, &init, sampler),
+            out: Linear::new(d, d, &init, sampler),
             heads,
             causal,
         }
-    }
-
-    /// The attended sequence `(m, T, d)` for `x` of shape `(m, T, d)`.
-    #[track_caller]
-    pub fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        self.forward_with_weights(x).0
     }
 
     /// The output and the attention weights `(m, heads, T, T)` (row `i` of a head: how much
@@ -154,16 +148,32 @@ impl<T: Float> MultiHeadAttention<T> {
             .matmul(&v)
             .permute(&[0, 2, 1, 3])
             .reshape(&[m, t, d]);
-        (self.o.forward(&heads), weights)
+        (self.out.forward(&heads), weights)
+    }
+}
+
+impl<T: Float> Module<T> for MultiHeadAttention<T> {
+    /// The attended sequence `(m, T, d)` for `x` of shape `(m, T, d)`.
+    #[track_caller]
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        self.forward_with_weights(x).0
     }
 
-    /// Parameters named `q.W`, `q.b`, `k.W`, ..., `o.b`.
-    pub fn parameters(&self) -> Vec<Param<T>> {
-        let mut p = prefixed("q", self.q.parameters());
-        p.extend(prefixed("k", self.k.parameters()));
-        p.extend(prefixed("v", self.v.parameters()));
-        p.extend(prefixed("o", self.o.parameters()));
-        p
+    /// The projections under `q`, `k`, `v` and `out` (`q.weight`, ..., `out.bias`).
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.module("q", &self.q);
+        v.module("k", &self.k);
+        v.module("v", &self.v);
+        v.module("out", &self.out);
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "MultiHeadAttention(d = {}, heads = {}{})",
+            self.q.weight.shape()[0],
+            self.heads,
+            if self.causal { ", causal" } else { "" }
+        )
     }
 }
 
@@ -199,22 +209,34 @@ impl<T: Float> TransformerBlock<T> {
             fc2: Linear::new(mlp, d, &Init::XAVIER_UNIFORM_TANH, sampler),
         }
     }
+}
 
+impl<T: Float> Module<T> for TransformerBlock<T> {
     /// The block's output `(m, T, d)`.
     #[track_caller]
-    pub fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         let x = x + self.attn.forward(&self.ln1.forward(x));
         let hidden = self.fc1.forward(&self.ln2.forward(&x)).gelu();
         &x + self.fc2.forward(&hidden)
     }
 
-    /// Parameters named `ln1.gamma`, `attn.q.W`, ..., `fc2.b`.
-    pub fn parameters(&self) -> Vec<Param<T>> {
-        let mut p = prefixed("ln1", self.ln1.parameters());
-        p.extend(prefixed("attn", self.attn.parameters()));
-        p.extend(prefixed("ln2", self.ln2.parameters()));
-        p.extend(prefixed("fc1", self.fc1.parameters()));
-        p.extend(prefixed("fc2", self.fc2.parameters()));
-        p
+    /// `ln1`, `attn` (`attn.q.weight`, ...), `ln2`, and the MLP's layers under `mlp`
+    /// (`mlp.fc1.weight`, ..., `mlp.fc2.bias`), in the order the forward pass uses them.
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.module("ln1", &self.ln1);
+        v.module("attn", &self.attn);
+        v.module("ln2", &self.ln2);
+        v.scope("mlp", |v| {
+            v.module("fc1", &self.fc1);
+            v.module("fc2", &self.fc2);
+        });
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "TransformerBlock({}, mlp {})",
+            self.attn.describe(),
+            self.fc1.weight.shape()[0]
+        )
     }
 }

@@ -1,15 +1,19 @@
 //! Convolution layers on batch-first images `(m, C, H, W)` (PyTorch's layout), and
 //! [`Flatten`], the seam between images and the examples-as-columns dense layers.
 //!
-//! These are plain structs with an inherent `forward(&self, x)` and `parameters()`, written on
-//! engine operations only, so every layer is differentiable to any order.
+//! Every layer is a [`Module`]: filters and biases are reported as `weight` and `bias`
+//! (PyTorch's names), so a convolution inside a custom model is `conv1.weight`, and inside a
+//! [`Sequential`](crate::Sequential) it is numbered like a dense layer (`W1`, `b1`: the course's
+//! convolutional networks number their filters `W1`, `W2` too). Pools and [`Flatten`] have no
+//! parameters and can sit anywhere in a `Sequential`. Written on engine operations only, so every
+//! layer is differentiable to any order.
 
 use engine::ops::conv::Conv2dOptions;
 use engine::random::Sampler;
 use engine::{Float, Tensor};
 
 use crate::init::Init;
-use crate::module::Param;
+use crate::module::{Module, ParamKind, Visitor};
 
 /// Fans of a convolution filter bank `(C_out, C_in/groups, kH, kW)`: each output sees
 /// `fan_in = C_in/groups · kH · kW` inputs, each input reaches `fan_out = C_out/groups · kH · kW`
@@ -65,25 +69,37 @@ impl<T: Float> Conv2d<T> {
         options: Conv2dOptions,
     ) -> Self {
         Conv2d {
-            weight: weight.requires_grad().named("W"),
-            bias: bias.map(|b| b.requires_grad().named("b")),
+            weight: weight.requires_grad().named("weight"),
+            bias: bias.map(|b| b.requires_grad().named("bias")),
             options,
         }
     }
+}
 
+impl<T: Float> Module<T> for Conv2d<T> {
     /// `conv2d(x, W) + b` for images `x` of shape `(m, C_in, H, W)`.
     #[track_caller]
-    pub fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         x.conv2d(&self.weight, self.bias.as_ref(), self.options)
     }
 
-    /// `W` (a weight) and `b` (a bias) when present.
-    pub fn parameters(&self) -> Vec<Param<T>> {
-        let mut p = vec![Param::weight("W", self.weight.clone())];
+    /// `weight` (penalised) and `bias` when present.
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.param("weight", &self.weight, ParamKind::Weight);
         if let Some(b) = &self.bias {
-            p.push(Param::bias("b", b.clone()));
+            v.param("bias", b, ParamKind::Bias);
         }
-        p
+    }
+
+    fn describe(&self) -> String {
+        let s = self.weight.shape();
+        format!(
+            "Conv2d({} -> {}, {}x{})",
+            s[1] * self.options.groups,
+            s[0],
+            s[2],
+            s[3]
+        )
     }
 }
 
@@ -107,11 +123,20 @@ impl MaxPool2d {
             padding: (0, 0),
         }
     }
+}
 
+impl<T: Float> Module<T> for MaxPool2d {
     /// Pools images `(m, C, H, W)`.
     #[track_caller]
-    pub fn forward<T: Float>(&self, x: &Tensor<T>) -> Tensor<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         x.max_pool2d(self.kernel, self.stride, self.padding)
+    }
+
+    /// No parameters, no mode.
+    fn visit(&self, _v: &mut Visitor<'_, T>) {}
+
+    fn describe(&self) -> String {
+        format!("MaxPool2d({:?}, stride {:?})", self.kernel, self.stride)
     }
 }
 
@@ -135,11 +160,20 @@ impl AvgPool2d {
             padding: (0, 0),
         }
     }
+}
 
+impl<T: Float> Module<T> for AvgPool2d {
     /// Pools images `(m, C, H, W)`.
     #[track_caller]
-    pub fn forward<T: Float>(&self, x: &Tensor<T>) -> Tensor<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         x.avg_pool2d(self.kernel, self.stride, self.padding)
+    }
+
+    /// No parameters, no mode.
+    fn visit(&self, _v: &mut Visitor<'_, T>) {}
+
+    fn describe(&self) -> String {
+        format!("AvgPool2d({:?}, stride {:?})", self.kernel, self.stride)
     }
 }
 
@@ -152,10 +186,10 @@ impl AvgPool2d {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flatten;
 
-impl Flatten {
+impl<T: Float> Module<T> for Flatten {
     /// `(m, C, H, W)` (or any `(m, ...)`) to `(C·H·W, m)`.
     #[track_caller]
-    pub fn forward<T: Float>(&self, x: &Tensor<T>) -> Tensor<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         assert!(
             x.ndim() >= 2,
             "Flatten::forward: needs a batch-first tensor (m, ...), got shape {:?}",
@@ -164,6 +198,15 @@ impl Flatten {
         x.flatten_dims(1, -1).t()
     }
 
+    /// No parameters, no mode.
+    fn visit(&self, _v: &mut Visitor<'_, T>) {}
+
+    fn describe(&self) -> String {
+        String::from("Flatten")
+    }
+}
+
+impl Flatten {
     /// The reverse seam: columns `(C·H·W, m)` back to images `(m, C, H, W)`.
     #[track_caller]
     pub fn unflatten<T: Float>(&self, x: &Tensor<T>, image: (usize, usize, usize)) -> Tensor<T> {

@@ -1,10 +1,15 @@
 //! Token embeddings: a table `(num_embeddings, dim)` whose rows are looked up by index.
+//!
+//! [`Embedding`] is a [`Module`] with one parameter, `weight` (PyTorch's name). Its
+//! [`Module::forward`] takes the ids as a tensor of whole numbers (what a
+//! [`Sequential`](crate::Sequential) passes along); [`Embedding::lookup`] takes them as
+//! `usize`s directly.
 
 use engine::random::Sampler;
 use engine::{Float, Tensor};
 
 use crate::init::Init;
-use crate::module::Param;
+use crate::module::{Module, ParamKind, Visitor};
 
 /// An embedding table. The gradient of a row used several times in a batch is the sum of its
 /// uses' (the engine's `index_select` backward adds repeated indices).
@@ -24,19 +29,50 @@ impl<T: Float> Embedding<T> {
             sampler,
         );
         Embedding {
-            weight: w.requires_grad().named("W"),
+            weight: w.requires_grad().named("weight"),
         }
     }
 
     /// Rows for `ids` (row-major, of shape `shape`), giving `(*shape, dim)`: for token ids of
     /// shape `(m, T)`, the batch-first sequence `(m, T, dim)`.
     #[track_caller]
-    pub fn forward(&self, ids: &[usize], shape: &[usize]) -> Tensor<T> {
+    pub fn lookup(&self, ids: &[usize], shape: &[usize]) -> Tensor<T> {
         self.weight.embedding(ids, shape)
     }
+}
 
-    /// The table (a weight).
-    pub fn parameters(&self) -> Vec<Param<T>> {
-        vec![Param::weight("W", self.weight.clone())]
+impl<T: Float> Module<T> for Embedding<T> {
+    /// Rows for the ids held by `ids` (whole numbers in `[0, num_embeddings)`), giving
+    /// `(*ids.shape(), dim)`. No gradient flows to `ids`.
+    ///
+    /// Panics, naming the offending value, if an id is not a whole number in range.
+    #[track_caller]
+    fn forward(&self, ids: &Tensor<T>) -> Tensor<T> {
+        let n = self.weight.shape()[0];
+        let idx: Vec<usize> = ids
+            .to_vec()
+            .into_iter()
+            .map(|v| {
+                let f = v.as_f64();
+                assert!(
+                    f >= 0.0 && f.fract() == 0.0 && f < n as f64,
+                    "Embedding::forward: ids of shape {:?} must be whole numbers in [0, {n})                      for a table of shape {:?}, got {f}",
+                    ids.shape(),
+                    self.weight.shape()
+                );
+                f as usize
+            })
+            .collect();
+        self.lookup(&idx, ids.shape())
+    }
+
+    /// The table `weight` (penalised, as a weight).
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.param("weight", &self.weight, ParamKind::Weight);
+    }
+
+    fn describe(&self) -> String {
+        let s = self.weight.shape();
+        format!("Embedding({}, {})", s[0], s[1])
     }
 }

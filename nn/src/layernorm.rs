@@ -2,24 +2,29 @@
 //! axes of each example or token) and [`BatchNorm2d`] (per channel over the batch and the
 //! image, for `(m, C, H, W)` images).
 //!
+//! Both are [`Module`]s. [`LayerNorm`] reports PyTorch's names, `weight` (the scale `γ`) and
+//! `bias` (the shift `β`), neither penalised; [`BatchNorm2d`] reports the names of the
+//! column-layout [`BatchNorm`](crate::BatchNorm), `gamma` and `beta`, its running statistics
+//! as the buffers `running_mean` and `running_var` (saved by checkpoints, never updated by
+//! optimizers), and its train/eval switch as a shared [`Mode`], so
+//! [`Module::set_training`] on any model holding it reaches it.
+//!
 //! Both are written with engine operations (multi-axis means and variances, `rsqrt`), so their
 //! gradients, second derivatives and forward-mode derivatives come from the engine's rules.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use engine::{no_grad, Float, Tensor};
 
-use crate::module::{Param, ParamKind};
+use crate::module::{Mode, Module, ParamKind, Visitor};
 
 /// Layer normalization over the last `normalized_shape.len()` axes:
-/// `y = (x - mean) / sqrt(var + ε) · γ + β`, with the biased variance (as PyTorch), `γ` and `β`
-/// of `normalized_shape`. Sequence models use it on `(m, T, d)` tokens with
+/// `y = (x - mean) / sqrt(var + ε) · γ + β`, with the biased variance (as PyTorch), `γ`
+/// (`weight`) and `β` (`bias`) of `normalized_shape`. Sequence models use it on `(m, T, d)` tokens with
 /// `normalized_shape = [d]`.
 pub struct LayerNorm<T: Float> {
-    /// Scale `γ`, starts at 1.
-    pub gamma: Tensor<T>,
-    /// Shift `β`, starts at 0.
-    pub beta: Tensor<T>,
+    /// Scale `γ`, starts at 1 (PyTorch's `weight`).
+    pub weight: Tensor<T>,
+    /// Shift `β`, starts at 0 (PyTorch's `bias`).
+    pub bias: Tensor<T>,
     /// `ε` added to the variance.
     pub eps: f64,
 }
@@ -28,24 +33,26 @@ impl<T: Float> LayerNorm<T> {
     /// Normalizes over trailing axes of `normalized_shape`.
     pub fn new(normalized_shape: &[usize], eps: f64) -> Self {
         LayerNorm {
-            gamma: Tensor::ones(normalized_shape)
+            weight: Tensor::ones(normalized_shape)
                 .requires_grad()
-                .named("gamma"),
-            beta: Tensor::zeros(normalized_shape)
+                .named("weight"),
+            bias: Tensor::zeros(normalized_shape)
                 .requires_grad()
-                .named("beta"),
+                .named("bias"),
             eps,
         }
     }
+}
 
+impl<T: Float> Module<T> for LayerNorm<T> {
     /// Normalizes `x`, whose trailing axes must equal `normalized_shape`.
     #[track_caller]
-    pub fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        let k = self.gamma.ndim();
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        let k = self.weight.ndim();
         assert!(
-            x.ndim() >= k && x.shape()[x.ndim() - k..] == *self.gamma.shape(),
+            x.ndim() >= k && x.shape()[x.ndim() - k..] == *self.weight.shape(),
             "LayerNorm::forward: normalizes trailing axes {:?}, got shape {:?}",
-            self.gamma.shape(),
+            self.weight.shape(),
             x.shape()
         );
         let axes: Vec<isize> = (1..=k as isize).map(|a| -a).collect();
@@ -53,15 +60,17 @@ impl<T: Float> LayerNorm<T> {
         let centered = x - mean;
         let var = centered.square().mean_axes(&axes, true);
         let x_hat = centered * (var + T::from_f64(self.eps)).rsqrt();
-        x_hat * &self.gamma + &self.beta
+        x_hat * &self.weight + &self.bias
     }
 
-    /// `gamma` and `beta` (never penalised).
-    pub fn parameters(&self) -> Vec<Param<T>> {
-        vec![
-            Param::new("gamma", self.gamma.clone(), ParamKind::Other),
-            Param::new("beta", self.beta.clone(), ParamKind::Other),
-        ]
+    /// `weight` and `bias` (kind [`ParamKind::Other`]: never penalised).
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.param("weight", &self.weight, ParamKind::Other);
+        v.param("bias", &self.bias, ParamKind::Other);
+    }
+
+    fn describe(&self) -> String {
+        format!("LayerNorm({:?}, eps = {})", self.weight.shape(), self.eps)
     }
 }
 
@@ -79,7 +88,7 @@ pub struct BatchNorm2d<T: Float> {
     running_var: Tensor<T>,
     eps: f64,
     momentum: f64,
-    training: AtomicBool,
+    mode: Mode,
 }
 
 impl<T: Float> BatchNorm2d<T> {
@@ -98,13 +107,8 @@ impl<T: Float> BatchNorm2d<T> {
             running_var: Tensor::ones(&[channels]),
             eps,
             momentum,
-            training: AtomicBool::new(true),
+            mode: Mode::default(),
         }
-    }
-
-    /// Training (batch statistics, running estimates updated) or evaluation mode.
-    pub fn set_training(&self, training: bool) {
-        self.training.store(training, Ordering::Relaxed);
     }
 
     /// The running mean per channel.
@@ -116,10 +120,13 @@ impl<T: Float> BatchNorm2d<T> {
     pub fn running_var(&self) -> Tensor<T> {
         self.running_var.clone()
     }
+}
 
-    /// Normalizes images `(m, C, H, W)`.
+impl<T: Float> Module<T> for BatchNorm2d<T> {
+    /// Normalizes images `(m, C, H, W)`: with the batch's statistics in training mode (and
+    /// folds them into the running estimates), with the running estimates in evaluation mode.
     #[track_caller]
-    pub fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         let c = self.gamma.shape()[0];
         assert!(
             x.ndim() == 4 && x.shape()[1] == c,
@@ -129,7 +136,7 @@ impl<T: Float> BatchNorm2d<T> {
         let per_channel = |t: &Tensor<T>| t.reshape(&[1, c, 1, 1]);
         let eps = T::from_f64(self.eps);
         let (gamma, beta) = (per_channel(&self.gamma), per_channel(&self.beta));
-        if !self.training.load(Ordering::Relaxed) {
+        if !self.mode.is_training() {
             let x_hat = (x - per_channel(&self.running_mean))
                 * (per_channel(&self.running_var) + eps).rsqrt();
             return x_hat * gamma + beta;
@@ -160,19 +167,22 @@ impl<T: Float> BatchNorm2d<T> {
         centered * (var + eps).rsqrt() * gamma + beta
     }
 
-    /// `gamma` and `beta` (never penalised).
-    pub fn parameters(&self) -> Vec<Param<T>> {
-        vec![
-            Param::new("gamma", self.gamma.clone(), ParamKind::Other),
-            Param::new("beta", self.beta.clone(), ParamKind::Other),
-        ]
+    /// Parameters `gamma` and `beta` (never penalised), buffers `running_mean` and
+    /// `running_var`, and the train/eval switch: the names of [`BatchNorm`](crate::BatchNorm).
+    fn visit(&self, v: &mut Visitor<'_, T>) {
+        v.param("gamma", &self.gamma, ParamKind::Other);
+        v.param("beta", &self.beta, ParamKind::Other);
+        v.buffer("running_mean", &self.running_mean);
+        v.buffer("running_var", &self.running_var);
+        v.mode(&self.mode);
     }
 
-    /// The running statistics, for checkpoints.
-    pub fn buffers(&self) -> Vec<Param<T>> {
-        vec![
-            Param::new("running_mean", self.running_mean.clone(), ParamKind::Other),
-            Param::new("running_var", self.running_var.clone(), ParamKind::Other),
-        ]
+    fn describe(&self) -> String {
+        format!(
+            "BatchNorm2d({}, eps = {}, momentum = {})",
+            self.gamma.shape()[0],
+            self.eps,
+            self.momentum
+        )
     }
 }

@@ -48,8 +48,8 @@ pub mod schedule;
 pub mod sequential;
 pub mod train;
 
-// Layers for modern architectures (issue 11): plain structs with `forward(&self, x)` and
-// `parameters()`; images are batch-first (m, C, H, W), sequences (m, T, d).
+// Layers for modern architectures (issue 11), `Module`s like the rest; images are batch-first
+// (m, C, H, W), sequences (m, T, d).
 pub mod attention;
 pub mod conv;
 pub mod embedding;

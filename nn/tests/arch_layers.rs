@@ -58,7 +58,7 @@ fn conv2d_layer_is_the_conv2d_op_with_conv_fans() {
     let want = x.conv2d(&layer.weight, layer.bias.as_ref(), opts);
     assert_eq!(y.to_vec(), want.to_vec());
     let names: Vec<String> = layer.parameters().into_iter().map(|p| p.name).collect();
-    assert_eq!(names, ["W", "b"]);
+    assert_eq!(names, ["weight", "bias"]);
     // He normal with fan-in 18: sample variance of 20 000 draws within 5% of 2/18.
     let big = Conv2d::<f64>::new(
         18,
@@ -90,7 +90,7 @@ fn flatten_bridges_images_to_examples_as_columns() {
     }
     assert_eq!(Flatten.unflatten(&cols, (2, 2, 3)).to_vec(), x.to_vec());
     // Straight into a dense layer, whose examples are columns.
-    let mut dense = Dense::from_parameters(t(&[4, 12], 0.5), t(&[4, 1], 0.9));
+    let dense = Dense::from_parameters(t(&[4, 12], 0.5), t(&[4, 1], 0.9));
     assert_eq!(dense.forward(&cols).shape(), &[4, 3]);
 }
 
@@ -126,8 +126,8 @@ fn layer_norm_normalizes_each_token_and_passes_gradient_checks() {
     let w = weights(&[2, 3, 5]);
     let f = |v: &[Tensor<f64>]| {
         let ln = LayerNorm {
-            gamma: v[1].clone(),
-            beta: v[2].clone(),
+            weight: v[1].clone(),
+            bias: v[2].clone(),
             eps: 1e-5,
         };
         (ln.forward(&v[0].transpose(1, 2)) * &w).sum()
@@ -191,15 +191,28 @@ fn batch_norm_2d_uses_per_channel_batch_statistics_and_tracks_running_ones() {
 }
 
 #[test]
+#[should_panic(expected = "Embedding::forward: ids of shape [2] must be whole numbers in [0, 10)")]
+fn embedding_refuses_an_id_out_of_range() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let e = Embedding::<f64>::new(10, 4, &mut rng);
+    e.forward(&Tensor::from_vec(vec![1.0, 10.0], &[2]));
+}
+
+#[test]
 fn embedding_layer_looks_up_rows() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let e = Embedding::<f64>::new(10, 4, &mut rng);
-    let y = e.forward(&[3, 3, 9, 0], &[2, 2]);
+    let y = e.lookup(&[3, 3, 9, 0], &[2, 2]);
     assert_eq!(y.shape(), &[2, 2, 4]);
     for d in 0..4 {
         assert_eq!(y.at(&[0, 1, d]), e.weight.at(&[3, d]));
         assert_eq!(y.at(&[1, 0, d]), e.weight.at(&[9, d]));
     }
+    // As a module, the ids come as a tensor of whole numbers.
+    let ids = Tensor::<f64>::from_vec(vec![3.0, 3.0, 9.0, 0.0], &[2, 2]);
+    assert_eq!(e.forward(&ids).to_vec(), y.to_vec());
+    let names: Vec<String> = e.parameters().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["weight"]);
 }
 
 /// A multi-head attention layer whose projections are the given tensors (W, b pairs for
@@ -213,7 +226,7 @@ fn mha_from(v: &[Tensor<f64>], heads: usize, causal: bool) -> MultiHeadAttention
         q: lin(0),
         k: lin(2),
         v: lin(4),
-        o: lin(6),
+        out: lin(6),
         heads,
         causal,
     }
@@ -317,8 +330,8 @@ fn transformer_block_gradients_to_second_order_and_forward_mode() {
     let block = TransformerBlock::<f64>::new(4, 2, 8, true, &mut rng);
     let names: Vec<String> = block.parameters().into_iter().map(|p| p.name).collect();
     assert_eq!(names.len(), 4 + 8 + 4);
-    assert_eq!(names[0], "ln1.gamma");
-    assert_eq!(names[2], "attn.q.W");
+    assert_eq!(names[0], "ln1.weight");
+    assert_eq!(names[2], "attn.q.weight");
     let params: Vec<Tensor<f64>> = block
         .parameters()
         .into_iter()
@@ -331,14 +344,14 @@ fn transformer_block_gradients_to_second_order_and_forward_mode() {
         };
         TransformerBlock {
             ln1: LayerNorm {
-                gamma: v[0].clone(),
-                beta: v[1].clone(),
+                weight: v[0].clone(),
+                bias: v[1].clone(),
                 eps: 1e-5,
             },
             attn: mha_from(&v[2..10], 2, true),
             ln2: LayerNorm {
-                gamma: v[10].clone(),
-                beta: v[11].clone(),
+                weight: v[10].clone(),
+                bias: v[11].clone(),
                 eps: 1e-5,
             },
             fc1: lin(12),
