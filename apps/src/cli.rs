@@ -435,6 +435,18 @@ impl Command {
                 at_least("--mini-batch-size", a.mini_batch_size as u64, 2)?;
                 at_least("--n-train", a.n_train as u64, 1)
             }
+            Command::Cnn(a) => {
+                learning_rate("--learning-rate", a.learning_rate)?;
+                check(
+                    "--lr-decay",
+                    a.lr_decay,
+                    a.lr_decay.is_finite() && a.lr_decay > 0.0,
+                    "must be a finite number > 0",
+                )?;
+                at_least("--num-epochs", a.num_epochs, 1)?;
+                at_least("--mini-batch-size", a.mini_batch_size as u64, 1)?;
+                at_least("--n-train", a.n_train as u64, 1)
+            }
             Command::All(_) => Ok(()),
         }
     }

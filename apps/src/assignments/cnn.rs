@@ -27,7 +27,7 @@ use engine::random::Sampler;
 use engine::{grad, no_grad, BackwardOptions, Float, Tensor};
 use nn::conv::{Conv2d, Flatten, MaxPool2d};
 use nn::optim::{Adam, Optimizer};
-use nn::{Dense, Init, Module, Param};
+use nn::{Activation, Dense, Init, Module, Sequential};
 use rand::SeedableRng;
 
 use super::{AppError, Context, Data};
@@ -60,80 +60,44 @@ pub struct CnnArgs {
     pub init_seed: u32,
 }
 
-/// The LeNet-style network.
-pub struct LeNet<T: Float> {
-    conv1: Conv2d<T>,
-    conv2: Conv2d<T>,
-    fc1: Dense<T>,
-    fc2: Dense<T>,
-    fc3: Dense<T>,
+/// The LeNet-style network as a [`Sequential`] of [`Module`]s: convolutions, ReLUs, pools,
+/// [`Flatten`] (the seam from batch-first images to examples as columns) and dense layers. Its
+/// parameters carry the course's numbering for a convolutional network: `W1`, `b1` (conv
+/// 1→6), `W2`, `b2` (conv 6→16), `W3` ... `b5` (the dense layers); weights are drawn in that
+/// order, He-normal with each layer's fans, biases zero.
+pub fn lenet<T: Float, S: Sampler + ?Sized>(sampler: &mut S) -> Sequential<T> {
+    let he = Init::HeNormal;
+    let conv = |c_in, c_out, pad, sampler: &mut S| {
+        Conv2d::new(
+            c_in,
+            c_out,
+            (5, 5),
+            Conv2dOptions::new().padding(pad),
+            true,
+            &he,
+            sampler,
+        )
+    };
+    let relu = || Box::new(Activation::Relu);
+    Sequential::new(vec![
+        Box::new(conv(1, 6, 2, sampler)),
+        relu(),
+        Box::new(MaxPool2d::new(2)),
+        Box::new(conv(6, 16, 0, sampler)),
+        relu(),
+        Box::new(MaxPool2d::new(2)),
+        Box::new(Flatten),
+        Box::new(Dense::new(400, 120, &he, sampler)),
+        relu(),
+        Box::new(Dense::new(120, 84, &he, sampler)),
+        relu(),
+        Box::new(Dense::new(84, 10, &he, sampler)),
+    ])
 }
 
-impl<T: Float> LeNet<T> {
-    /// A network with He-normal weights drawn from `sampler`, biases zero.
-    pub fn new<S: Sampler + ?Sized>(sampler: &mut S) -> Self {
-        let he = Init::HeNormal;
-        LeNet {
-            conv1: Conv2d::new(
-                1,
-                6,
-                (5, 5),
-                Conv2dOptions::new().padding(2),
-                true,
-                &he,
-                sampler,
-            ),
-            conv2: Conv2d::new(6, 16, (5, 5), Conv2dOptions::new(), true, &he, sampler),
-            fc1: Dense::new(400, 120, &he, sampler),
-            fc2: Dense::new(120, 84, &he, sampler),
-            fc3: Dense::new(84, 10, &he, sampler),
-        }
-    }
-
-    /// A network holding copies of `params` (in [`LeNet::parameters`] order).
-    fn from_values(params: &[Tensor<T>]) -> Self {
-        let conv = |w: &Tensor<T>, b: &Tensor<T>, o| {
-            Conv2d::from_parameters(w.clone(), Some(b.clone()), o)
-        };
-        LeNet {
-            conv1: conv(&params[0], &params[1], Conv2dOptions::new().padding(2)),
-            conv2: conv(&params[2], &params[3], Conv2dOptions::new()),
-            fc1: Dense::from_parameters(params[4].clone(), params[5].clone()),
-            fc2: Dense::from_parameters(params[6].clone(), params[7].clone()),
-            fc3: Dense::from_parameters(params[8].clone(), params[9].clone()),
-        }
-    }
-
-    /// Logits `(10, m)` for images `(m, 1, 28, 28)`, and the pre-activations of every ReLU.
-    pub fn forward(&mut self, x: &Tensor<T>) -> (Tensor<T>, Vec<Tensor<T>>) {
-        let pool = MaxPool2d::new(2);
-        let z1 = self.conv1.forward(x);
-        let a1 = pool.forward(&z1.relu());
-        let z2 = self.conv2.forward(&a1);
-        let a2 = Flatten.forward(&pool.forward(&z2.relu()));
-        let z3 = self.fc1.forward(&a2);
-        let z4 = self.fc2.forward(&z3.relu());
-        let logits = self.fc3.forward(&z4.relu());
-        (logits, vec![z1, z2, z3, z4])
-    }
-
-    /// Named parameters: `conv1.W`, `conv1.b`, `conv2.W`, ..., `fc3.b`.
-    pub fn parameters(&self) -> Vec<Param<T>> {
-        let mut out = vec![];
-        let mut add = |prefix: &str, ps: Vec<Param<T>>| {
-            out.extend(ps.into_iter().map(|mut p| {
-                p.name = format!("{prefix}.{}", p.name);
-                p
-            }))
-        };
-        add("conv1", self.conv1.parameters());
-        add("conv2", self.conv2.parameters());
-        add("fc1", self.fc1.parameters());
-        add("fc2", self.fc2.parameters());
-        add("fc3", self.fc3.parameters());
-        out
-    }
-}
+/// Positions in [`lenet`]'s layers of the outputs that go into a ReLU (its pre-activations,
+/// where a central difference can cross a kink).
+const PRE_ACTIVATIONS: [usize; 4] = [0, 3, 7, 9];
 
 /// Images `(m, 1, 28, 28)` in f32 from the examples-as-columns pixels `(784, m)`.
 fn images(x: &Tensor<f64>) -> Tensor<f32> {
@@ -147,13 +111,13 @@ fn cost<T: Float>(logits: &Tensor<T>, labels: &[usize]) -> Tensor<T> {
 }
 
 /// Predicted classes, in chunks of 500 images without recording a graph.
-fn predict(net: &mut LeNet<f32>, x: &Tensor<f32>) -> Vec<usize> {
+fn predict(net: &Sequential<f32>, x: &Tensor<f32>) -> Vec<usize> {
     no_grad(|| {
         let m = x.shape()[0];
         let mut out = Vec::with_capacity(m);
         for start in (0..m).step_by(500) {
             let len = 500.min(m - start);
-            let (logits, _) = net.forward(&x.narrow(0, start, len));
+            let logits = net.forward(&x.narrow(0, start, len));
             out.extend(logits.argmax_axis(0));
         }
         out
@@ -161,34 +125,36 @@ fn predict(net: &mut LeNet<f32>, x: &Tensor<f32>) -> Vec<usize> {
 }
 
 /// Autodiff against central differences (ε = 1e-6, f64) at `update`, on the images `x` and
-/// labels `y`, over `per_param` evenly spaced components of every parameter.
+/// labels `y`, over `per_param` evenly spaced components of every parameter of `net`, and
+/// against the hand-derived backprop on every component. The check runs on an f64 copy of
+/// `net` (its parameters widened, written by name), so the training network is untouched.
 fn sampled_check(
     update: u64,
-    params: &[Param<f32>],
+    net: &Sequential<f32>,
     x: &Tensor<f32>,
     y: &[usize],
     per_param: usize,
 ) -> AutodiffCheck {
-    let values: Vec<Tensor<f64>> = params
-        .iter()
-        .map(|p| p.tensor.detach().cast::<f64>())
-        .collect();
+    // Any weights will do: every parameter is overwritten by name below.
+    let wide = lenet::<f64, _>(&mut rand::rngs::StdRng::seed_from_u64(0));
+    let params = wide.parameters();
+    for (p, narrow) in params.iter().zip(net.parameters()) {
+        assert_eq!(
+            p.name, narrow.name,
+            "the f64 copy lists the same parameters"
+        );
+        p.tensor.set_data(&narrow.tensor.detach().cast::<f64>());
+    }
+    let values: Vec<Tensor<f64>> = params.iter().map(|p| p.tensor.detach()).collect();
     let x = x.cast::<f64>();
-    let loss_at = |vals: &[Tensor<f64>]| -> (Tensor<f64>, Vec<Tensor<f64>>) {
-        let (logits, pre) = LeNet::from_values(vals).forward(&x);
-        (cost(&logits, y), pre)
-    };
-    // The layer constructors copy their inputs into fresh leaves: differentiate with respect
-    // to those leaves.
-    let mut net = LeNet::from_values(&values);
-    let leaves: Vec<Tensor<f64>> = net.parameters().into_iter().map(|p| p.tensor).collect();
-    let (logits, pre) = net.forward(&x);
-    let near_kinks = pre
+    let trace = wide.forward_trace(&x);
+    let near_kinks = PRE_ACTIVATIONS
         .iter()
-        .map(|z| z.to_vec().iter().filter(|v| v.abs() < 1e-6).count())
+        .map(|&i| trace[i].to_vec().iter().filter(|v| v.abs() < 1e-6).count())
         .sum();
-    let refs: Vec<&Tensor<f64>> = leaves.iter().collect();
-    let autodiff = grad(&cost(&logits, y), &refs, BackwardOptions::default());
+    let leaves: Vec<&Tensor<f64>> = params.iter().map(|p| &p.tensor).collect();
+    let logits = trace.last().expect("lenet has layers");
+    let autodiff = grad(&cost(logits, y), &leaves, BackwardOptions::default());
     let raw: Vec<Vec<f64>> = values.iter().map(Tensor::to_vec).collect();
     let hand = crate::backprop_cnn::lenet_gradients(&raw, &x.to_vec(), y);
     let flat_auto: Vec<f64> = autodiff.iter().flat_map(Tensor::to_vec).collect();
@@ -204,12 +170,13 @@ fn sampled_check(
             let (mut a, mut num) = (vec![], vec![]);
             for s in 0..per_param.min(n) {
                 let k = s * n / per_param.min(n) + (s * 7) % (n / per_param.min(n)).max(1);
+                // Shift one component of the network's own parameter, then put it back.
+                let original = values[i].to_vec()[k];
                 let shifted = |d: f64| {
-                    let mut vals = values.clone();
-                    let mut v = vals[i].to_vec();
-                    v[k] += d;
-                    vals[i] = Tensor::from_vec(v, values[i].shape());
-                    loss_at(&vals).0.item()
+                    p.tensor.update_data(|v| v[k] = original + d);
+                    let loss = cost(&wide.forward(&x), y).item();
+                    p.tensor.update_data(|v| v[k] = original);
+                    loss
                 };
                 let numerical = (shifted(eps) - shifted(-eps)) / (2.0 * eps);
                 a.push(g[k]);
@@ -231,13 +198,14 @@ fn sampled_check(
     });
     worst.sort_by(|a, b| b.1.abs_error().total_cmp(&a.1.abs_error()));
     worst.truncate(crate::checks::WORST);
+    let grad_norm = autodiff
+        .iter()
+        .map(|g| g.to_vec().iter().map(|v| v * v).sum::<f64>())
+        .sum::<f64>()
+        .sqrt();
     AutodiffCheck {
         update,
-        grad_norm: autodiff
-            .iter()
-            .map(|g| g.to_vec().iter().map(|v| v * v).sum::<f64>())
-            .sum::<f64>()
-            .sqrt(),
+        grad_norm,
         vs_hand: Some(relative_difference(&flat_auto, &flat_hand)),
         max_abs_vs_hand: Some(
             flat_auto
@@ -254,6 +222,10 @@ fn sampled_check(
             .fold(0.0, f64::max),
         per_param_vs_numerical,
         near_kinks,
+        relative_meaningful: grad_norm >= report::NEGLIGIBLE_GRADIENT,
+        // The check has its own fixed batch (the first training images), checked whole.
+        examples: y.len(),
+        batch_examples: y.len(),
         worst: worst
             .into_iter()
             .map(|(h, c)| report::Component {
@@ -288,7 +260,7 @@ pub fn train_run(ctx: &Context, data: &Data, args: &CnnArgs) -> Result<RunReport
         tx.shape()[0]
     ));
     let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(args.init_seed));
-    let mut net = LeNet::<f32>::new(&mut rng);
+    let net = lenet::<f32, _>(&mut rng);
     let params = net.parameters();
     let mut adam = Adam::new(args.learning_rate);
     let (mut cost_at, mut costs, mut checks) = (vec![], vec![], vec![]);
@@ -302,12 +274,11 @@ pub fn train_run(ctx: &Context, data: &Data, args: &CnnArgs) -> Result<RunReport
         let mut epoch_cost = 0.0;
         for batch in order.chunks(args.mini_batch_size) {
             if update == 0 || update == last_update {
-                checks.push(sampled_check(update, &params, &check_x, &labels[..4], 8));
+                checks.push(sampled_check(update, &net, &check_x, &labels[..4], 8));
             }
             let xb = x.index_select(0, batch);
             let yb: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
-            let (logits, _) = net.forward(&xb);
-            let loss = cost(&logits, &yb);
+            let loss = cost(&net.forward(&xb), &yb);
             adam.zero_grad(&params);
             loss.backward();
             adam.step(&params);
@@ -318,15 +289,15 @@ pub fn train_run(ctx: &Context, data: &Data, args: &CnnArgs) -> Result<RunReport
         let mean = epoch_cost / m as f64;
         cost_at.push(epoch + 1);
         costs.push(mean);
-        let test_acc = model::accuracy(&predict(&mut net, &tx), &tlabels);
+        let test_acc = model::accuracy(&predict(&net, &tx), &tlabels);
         ctx.reporter.progress(&format!(
             "{run}: epoch {} mean cost {mean:.6}, test accuracy {test_acc:.4} ({:.1} s)",
             epoch + 1,
             started.elapsed().as_secs_f64()
         ));
     }
-    let train_acc = model::accuracy(&predict(&mut net, &x), &labels);
-    let test_acc = model::accuracy(&predict(&mut net, &tx), &tlabels);
+    let train_acc = model::accuracy(&predict(&net, &x), &labels);
+    let test_acc = model::accuracy(&predict(&net, &tx), &tlabels);
     let mut plots = vec![];
     if let Some(dir) = ctx.out_dir()? {
         let points: Vec<(f64, f64)> = cost_at
@@ -350,6 +321,7 @@ pub fn train_run(ctx: &Context, data: &Data, args: &CnnArgs) -> Result<RunReport
     }
     Ok(RunReport {
         run,
+        data: data.source.clone(),
         unit: "epoch",
         cost_at,
         costs,
