@@ -179,7 +179,8 @@ fn dense_backward(
 }
 
 /// Gradients of the mean cross-entropy of the network at `params` (row-major, in the order
-/// `conv1.W, conv1.b, conv2.W, conv2.b, fc1.W, fc1.b, fc2.W, fc2.b, fc3.W, fc3.b`) on images
+/// of the network's parameter list, `W1, b1, W2, b2` (the convolutions), `W3, b3, W4, b4, W5,
+/// b5` (the dense layers)) on images
 /// `x` of shape `(m, 1, 28, 28)` with class `labels`, in the same order.
 pub fn lenet_gradients(params: &[Vec<f64>], x: &[f64], labels: &[usize]) -> Vec<Vec<f64>> {
     let m = labels.len();

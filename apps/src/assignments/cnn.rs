@@ -6,6 +6,9 @@
 //! (400, m) → Dense 120 → ReLU → Dense 84 → ReLU → Dense 10`, cross-entropy from class indices
 //! on the logits `(10, m)` (classes on axis 0: after `Flatten` the examples are columns, as in
 //! the course's dense networks). He-normal filters and weights with the convolution fans.
+//! The network is a [`Sequential`] of the library's [`Module`] layers ([`lenet`]), so its
+//! parameters have the course's names (`W1`, `b1` for the first convolution, ..., `b5`) in
+//! reports, optimizer state and checkpoints.
 //!
 //! The learning rate decays by `--lr-decay` (0.7) after every epoch, which settles the test
 //! accuracy instead of letting it wander between epochs at a constant rate.
@@ -15,7 +18,10 @@
 //! cost on a small batch (4 images) is checked three ways, in f64 (the f32 parameters
 //! widened): against the textbook convolution and pooling backprop written out as loops
 //! ([`crate::backprop_cnn`], every component) and against central differences over a
-//! deterministic sample of 8 components of every parameter.
+//! deterministic sample of 8 components of every parameter. The sample keeps the check to a
+//! second: [`nn::check::check_module`] differentiates every component (61 706 here, two
+//! passes each); a test below runs it on the convolutions and the output layer with the
+//! hand-derived backprop as its third opinion.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -383,6 +389,58 @@ mod tests {
             assert!(ok || c.near_kinks > 0, "{c:?}");
             // The textbook backprop is the same arithmetic in another order: rounding only.
             assert!(c.vs_hand.unwrap() < 1e-12, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn check_module_agrees_three_ways_on_the_convolutions_and_the_output_layer() {
+        use engine::check::NamedTensors;
+        use nn::check::ModuleCheck;
+        use nn::Param;
+        let data = crate::assignments::mnist::load(None, 1000).unwrap();
+        let x = images(&data.x.narrow(1, 0, 2)).cast::<f64>();
+        let labels = model::labels_of(&data.y.narrow(1, 0, 2));
+        let net = lenet::<f64, _>(&mut rand::rngs::StdRng::seed_from_u64(3));
+        // Every component of the filters and of the output layer; the two wide hidden dense
+        // layers (58 000 weights) are frozen to keep central differences to a few seconds.
+        assert_eq!(net.freeze("W3") + net.freeze("b3"), 2);
+        assert_eq!(net.freeze("W4") + net.freeze("b4"), 2);
+        let all: Vec<Param<f64>> = net.parameters();
+        let frozen: Vec<Vec<f64>> = all.iter().map(|p| p.tensor.to_vec()).collect();
+        let (xv, lv) = (x.to_vec(), labels.clone());
+        let hand = move |given: &NamedTensors<f64>| {
+            let names = ["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4", "W5", "b5"];
+            let raw: Vec<Vec<f64>> = names
+                .iter()
+                .zip(&frozen)
+                .map(|(n, f)| match given.get(n) {
+                    Some(t) => t.to_vec(),
+                    None => f.clone(),
+                })
+                .collect();
+            let g = crate::backprop_cnn::lenet_gradients(&raw, &xv, &lv);
+            let keep = [0, 1, 2, 3, 8, 9];
+            keep.iter()
+                .map(|&i| {
+                    (
+                        format!("d{}", names[i]),
+                        Tensor::from_vec(g[i].clone(), all[i].tensor.shape()),
+                    )
+                })
+                .collect::<NamedTensors<f64>>()
+        };
+        let y = Tensor::<f64>::zeros(&[1]);
+        let ce = |out: &Tensor<f64>, _: &Tensor<f64>, _: &[Param<f64>]| cost(out, &labels);
+        let report = ModuleCheck::new(&net, &x, &y, &ce)
+            .hand_written(&hand)
+            .run();
+        report.assert_passed();
+        let checked: Vec<&str> = report.params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(checked, ["W1", "b1", "W2", "b2", "W5", "b5"]);
+        for p in &report.params {
+            // The textbook loops are the same arithmetic in another order: rounding only.
+            let vs_hand = p.autodiff_vs_hand.as_ref().unwrap().relative_difference;
+            assert!(vs_hand < 1e-12, "{}: {vs_hand:e}", p.name);
         }
     }
 }
