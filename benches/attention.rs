@@ -15,6 +15,7 @@ use common::ThreadCpuTime;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ferrograd::engine::{grad, BackwardOptions, Tensor};
 use ferrograd::nn::attention::MultiHeadAttention;
+use ferrograd::nn::Module;
 use rand::SeedableRng;
 
 fn values(shape: &[usize], seed: usize) -> Tensor<f32> {
