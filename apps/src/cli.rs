@@ -92,6 +92,8 @@ pub enum Command {
     Batchnorm(BatchnormArgs),
     /// Every assignment with its defaults, one after the other.
     All(AllArgs),
+    /// A LeNet-style convolutional network on MNIST (not part of `all`).
+    Cnn(crate::assignments::cnn::CnnArgs),
 }
 
 /// How the initial weights are drawn in the initialization assignment.
@@ -431,6 +433,18 @@ impl Command {
                 at_least("--num-epochs", a.num_epochs, 1)?;
                 // Batch statistics need two examples.
                 at_least("--mini-batch-size", a.mini_batch_size as u64, 2)?;
+                at_least("--n-train", a.n_train as u64, 1)
+            }
+            Command::Cnn(a) => {
+                learning_rate("--learning-rate", a.learning_rate)?;
+                check(
+                    "--lr-decay",
+                    a.lr_decay,
+                    a.lr_decay.is_finite() && a.lr_decay > 0.0,
+                    "must be a finite number > 0",
+                )?;
+                at_least("--num-epochs", a.num_epochs, 1)?;
+                at_least("--mini-batch-size", a.mini_batch_size as u64, 1)?;
                 at_least("--n-train", a.n_train as u64, 1)
             }
             Command::All(_) => Ok(()),

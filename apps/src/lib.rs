@@ -16,6 +16,7 @@
 
 pub mod assignments;
 pub mod backprop;
+pub mod backprop_cnn;
 pub mod checks;
 pub mod cli;
 pub mod data;

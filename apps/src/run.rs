@@ -60,6 +60,7 @@ fn run_command(ctx: &Context, command: &Command) -> Result<(), AppError> {
         Command::Mnist(a) => assignments::mnist::run(ctx, a).map(drop),
         Command::Batchnorm(a) => assignments::batchnorm::run(ctx, a).map(drop),
         Command::All(a) => run_all(ctx, a),
+        Command::Cnn(a) => assignments::cnn::run(ctx, a).map(drop),
     }
 }
 
@@ -126,6 +127,7 @@ mod tests {
                 Command::Mnist(_) => "mnist",
                 Command::Batchnorm(_) => "batchnorm",
                 Command::All(_) => "all",
+                Command::Cnn(_) => "cnn",
             })
             .collect();
         assert_eq!(

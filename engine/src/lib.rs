@@ -30,6 +30,7 @@ mod display;
 pub mod float;
 pub mod gradcheck;
 mod kernels;
+mod kernels_conv;
 pub mod layout;
 pub mod loss;
 pub mod memory;

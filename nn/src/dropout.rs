@@ -3,6 +3,8 @@
 //! In training mode every forward pass draws a fresh mask `D = (rand(n, m) < keep_prob)`,
 //! uniform draws filled row-major in the activation's shape (NumPy's
 //! `np.random.rand(A.shape[0], A.shape[1])`), and returns `(A ⊙ D) / keep_prob` in that order.
+//! Any shape works the same way: images `(m, C, H, W)` and sequences `(m, T, d)` get one draw
+//! per element, row-major (element-wise dropout, PyTorch's `Dropout`, not `Dropout2d`).
 //! The mask is a constant held by the graph's multiplication node, so the backward pass applies
 //! the same mask: `dA = (dA_out ⊙ D) / keep_prob`, the seed's backward dropout. In evaluation
 //! mode, and when `keep_prob ≥ 1` (where the course's code draws nothing), it is the identity.

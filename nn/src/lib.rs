@@ -22,6 +22,9 @@
 //!   parameter name, without rebuilding it.
 //! - [`checkpoint`]: save/load named parameters as safetensors, atomically; whole training runs
 //!   (model, buffers, optimizer state, schedule position) for bit-identical resumption.
+//! - modern architectures: [`conv`] (`Conv2d`, pooling, `Flatten` the image/column seam),
+//!   [`layernorm`] (`LayerNorm`, `BatchNorm2d`), [`embedding`], [`attention`]
+//!   (`MultiHeadAttention`, `TransformerBlock`).
 //! - [`datasets`]: circles and moons (scikit-learn's, draw for draw), `.mat` and MNIST loaders.
 //!
 //! `docs/build_your_own_model.md` at the repository's root walks through a custom model end to
@@ -44,6 +47,14 @@ pub mod optim;
 pub mod schedule;
 pub mod sequential;
 pub mod train;
+
+// Layers for modern architectures (issue 11), `Module`s like the rest; images are batch-first
+// (m, C, H, W), sequences (m, T, d).
+pub mod attention;
+pub mod conv;
+pub mod embedding;
+pub mod layernorm;
+pub mod pool;
 
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;

@@ -14,10 +14,17 @@ use crate::module::{Entry, Mode, Module, Param, ParamKind, Visitor};
 ///
 /// Parameter names follow the course's dictionaries: the layers that own a weight (dense
 /// layers) are numbered 1, 2, ... in order, and each of their parameters gets that number, with
-/// a dense layer's `weight` and `bias` written `W` and `b` (`W1`, `b1`, `W2`, `b2`, ...). A
-/// parameter-owning layer without a weight (batch norm) takes the number of the last weighted
-/// layer before it (`gamma1`, `beta1` after `W1`; `0` before any). A child that has children of
-/// its own (a custom block) keeps its names under its position instead: `3.l1.weight`.
+/// a dense layer's `weight` and `bias` written `W` and `b` (`W1`, `b1`, `W2`, `b2`, ...);
+/// convolutions ([`Conv2d`](crate::conv::Conv2d)), [`Linear`](crate::attention::Linear) and
+/// embeddings own a weight and are numbered the same way, so a CNN built as
+/// `Sequential[Conv2d, Activation, MaxPool2d, Conv2d, ..., Flatten, Dense, ...]` has its filters
+/// as `W1`, `b1`, `W2`, `b2` and its dense layers after them, as the course's convolutional
+/// networks number them. Layers without parameters (activations, pools, `Flatten`, dropout)
+/// take no number. A parameter-owning layer without a weight (batch norm, `BatchNorm2d`, layer
+/// norm) takes the number of the last weighted layer before it (`gamma1`, `beta1` after `W1`;
+/// `0` before any). A child that has children of its own (a custom block, a
+/// [`TransformerBlock`](crate::attention::TransformerBlock)) keeps its names under its position
+/// instead: `3.l1.weight`, `0.attn.q.weight`.
 ///
 /// ```
 /// use nn::{Activation, Module, Sequential};
@@ -118,13 +125,16 @@ impl<T: Float> Sequential<T> {
     }
 }
 
-/// The course's name of a layer's parameter `name` for layer number `number`: a dense layer's
-/// `weight` and `bias` become `W` and `b`, and the number is appended (`W1`, `gamma1`).
-fn course_name(name: &str, number: usize) -> String {
-    let stem = match name {
-        "weight" => "W",
-        "bias" => "b",
-        other => other,
+/// The course's name of a layer's parameter `name` for layer number `number`: a dense or
+/// convolution layer's `weight` and `bias` become `W` and `b`, and the number is appended
+/// (`W1`, `gamma1`). Only a penalised weight and a bias are abbreviated: a layer norm's scale
+/// and shift (PyTorch's `weight` and `bias`, never penalised) stay `weight1`, `bias1`, apart
+/// from the `W1`, `b1` of the layer before it.
+fn course_name(name: &str, kind: ParamKind, number: usize) -> String {
+    let stem = match (name, kind) {
+        ("weight", ParamKind::Weight) => "W",
+        ("bias", ParamKind::Bias) => "b",
+        (other, _) => other,
     };
     format!("{stem}{number}")
 }
@@ -164,7 +174,7 @@ impl<T: Float> Module<T> for Sequential<T> {
                 let name = if p.name.contains('.') {
                     format!("{position}.{}", p.name)
                 } else {
-                    course_name(&p.name, number)
+                    course_name(&p.name, p.kind, number)
                 };
                 v.forward_entry(&name, p, buffer);
             }

@@ -3,6 +3,7 @@
 //! iteration counts.
 
 pub mod batchnorm;
+pub mod cnn;
 pub mod gradcheck;
 pub mod init;
 pub mod mnist;

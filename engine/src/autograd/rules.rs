@@ -211,6 +211,35 @@ pub enum Op<T: Float> {
     BceWithLogits,
     /// A user-defined operation.
     Custom(Arc<dyn CustomOp<T>>),
+    /// Images `(m, C, H, W)` unfolded into the column matrix of a sliding window (the kernel
+    /// and its adjoint live in `ops::conv`).
+    Im2Col {
+        /// The window.
+        window: crate::ops::conv::Window2d,
+    },
+    /// A column matrix folded back into images, overlaps added (the adjoint of `Im2Col`).
+    Col2Im {
+        /// The window.
+        window: crate::ops::conv::Window2d,
+    },
+    /// The error function.
+    Erf,
+    /// The complementary error function `1 - erf x`.
+    Erfc,
+    /// `log(1 + x)`.
+    Log1p,
+    /// `e^x - 1`.
+    Expm1,
+    /// `1/√x`.
+    Rsqrt,
+    /// `log(1 + e^x)`.
+    Softplus,
+    /// `x·σ(x)`.
+    Silu,
+    /// `x·Φ(x)` (exact GELU).
+    Gelu,
+    /// `x/2·(1 + tanh(√(2/π)(x + 0.044715x³)))`.
+    GeluTanh,
 }
 
 impl<T: Float> Op<T> {
@@ -258,6 +287,17 @@ impl<T: Float> Op<T> {
             Op::Where { .. } => "where",
             Op::BceWithLogits => "bce_with_logits",
             Op::Custom(op) => op.name(),
+            Op::Im2Col { .. } => "im2col",
+            Op::Col2Im { .. } => "col2im",
+            Op::Erf => "erf",
+            Op::Erfc => "erfc",
+            Op::Log1p => "log1p",
+            Op::Expm1 => "expm1",
+            Op::Rsqrt => "rsqrt",
+            Op::Softplus => "softplus",
+            Op::Silu => "silu",
+            Op::Gelu => "gelu",
+            Op::GeluTanh => "gelu_tanh",
         }
     }
 }
@@ -533,6 +573,31 @@ pub fn with_rule<T: Float, R>(
             apply: &|t| t[0].scatter_add(*axis, index, shape),
             transpose: &|_, g| g.gather(*axis, index, x.shape()),
         }),
+        // im2col copies each image element into every window position that covers it;
+        // col2im adds those copies back up: each is the other's transpose.
+        Op::Im2Col { window } => k(Linear {
+            apply: &|t| t[0].im2col(window),
+            transpose: &|_, g| g.col2im(window),
+        }),
+        Op::Col2Im { window } => k(Linear {
+            apply: &|t| t[0].col2im(window),
+            transpose: &|_, g| g.im2col(window),
+        }),
+        // y = f(x) elementwise with f' written once, beside its kernel, in ops::activation_ext:
+        // erf' = 2/√π e^(-x²), erfc' = -erf', log1p' = 1/(1+x), expm1' = eˣ,
+        // rsqrt' = -y³/2, softplus' = σ(x), silu' = σ(x)(1 + x(1 - σ(x))),
+        // gelu' = Φ(x) + xφ(x), and the tanh approximation's derivative.
+        Op::Erf
+        | Op::Erfc
+        | Op::Log1p
+        | Op::Expm1
+        | Op::Rsqrt
+        | Op::Softplus
+        | Op::Silu
+        | Op::Gelu
+        | Op::GeluTanh => k(Elementwise(&|s| {
+            s * crate::ops::activation_ext::derivative(op, x, y)
+        })),
         Op::Custom(_) => unreachable!("custom ops return above"),
     }
 }

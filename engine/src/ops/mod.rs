@@ -9,6 +9,10 @@
 //! - [`reduce`]: sums, means, extrema, variance, argmax.
 //! - [`softmax`]: softmax and log-softmax.
 //! - [`custom`]: applying a user-defined operation.
+//! - [`conv`]: convolution, transposed convolution and pooling on `(m, C, H, W)` images;
+//!   [`activation_ext`]: erf, GELU, SiLU, softplus, log1p, expm1, rsqrt;
+//!   [`reduce_ext`]: reductions over several axes, stack, pad, masked_fill, repeat;
+//!   [`embedding`]: embedding lookups and cross-entropy from class indices.
 //!
 //! NaN is never hidden: arithmetic, unary maths, sums and products propagate it by IEEE rules,
 //! and the operations that compare (`relu`, `maximum`, `clamp`, `max`, `argmax`, softmax...)
@@ -21,6 +25,11 @@ pub mod linalg;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
+
+pub mod activation_ext;
+pub mod conv;
+pub mod embedding;
+pub mod reduce_ext;
 
 /// An axis argument, accepted by every operation that takes one: an unsigned index counts from
 /// the front, a signed one may be negative and count from the end (`-1` is the last axis), as

@@ -1,0 +1,4 @@
+//! Pooling layers live with the convolutions in [`conv`](crate::conv); this module re-exports
+//! them under the name users look for.
+
+pub use crate::conv::{AvgPool2d, MaxPool2d};
