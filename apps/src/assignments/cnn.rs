@@ -200,7 +200,11 @@ fn sampled_check(
             all_n.extend(num);
         }
     });
-    worst.sort_by(|a, b| (b.autodiff - b.numerical).abs().total_cmp(&(a.autodiff - a.numerical).abs()));
+    worst.sort_by(|a, b| {
+        (b.autodiff - b.numerical)
+            .abs()
+            .total_cmp(&(a.autodiff - a.numerical).abs())
+    });
     worst.truncate(crate::checks::WORST);
     let grad_norm = autodiff
         .iter()

@@ -90,6 +90,17 @@ op_variants! {
     Op::Where { .. } => "Where",
     Op::BceWithLogits => "BceWithLogits",
     Op::Custom(_) => "Custom",
+    Op::Im2Col { .. } => "Im2Col",
+    Op::Col2Im { .. } => "Col2Im",
+    Op::Erf => "Erf",
+    Op::Erfc => "Erfc",
+    Op::Log1p => "Log1p",
+    Op::Expm1 => "Expm1",
+    Op::Rsqrt => "Rsqrt",
+    Op::Softplus => "Softplus",
+    Op::Silu => "Silu",
+    Op::Gelu => "Gelu",
+    Op::GeluTanh => "GeluTanh",
 }
 
 /// Step of the central differences in f64: small enough that the O(ε²) truncation error is
@@ -119,6 +130,7 @@ fn values(shape: &[usize], domain: &Domain, seed: u64) -> Vec<f64> {
                 }
             })
             .collect(),
+        Domain::Wide => (0..n).map(|_| rng.random_range(-10.0..10.0)).collect(),
         Domain::Distinct => {
             let mut v: Vec<f64> = (0..n)
                 .map(|k| -1.5 + 0.13 * k as f64 + rng.random_range(0.0..0.02))

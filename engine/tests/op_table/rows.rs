@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use engine::autograd::rules::InputGrads;
 use engine::autograd::CustomOp;
+use engine::ops::conv::{Conv2dOptions, Window2d};
+use engine::ops::embedding::{CrossEntropyOptions, Reduction};
 use engine::{loss, Float, Tensor};
 
 use crate::reference::{self as r, Arr};
@@ -30,6 +32,9 @@ pub enum Domain {
     AwayFrom(&'static [f64]),
     /// Distinct values at least 0.1 apart, in random order: extrema without ties.
     Distinct,
+    /// Uniform in `[-10, 10)`: where smooth activations saturate (their tails must stay
+    /// accurate, not just their middle).
+    Wide,
 }
 
 /// One input of a sample: its shape and domain.
@@ -126,7 +131,7 @@ impl Row {
     }
 }
 
-use Domain::{AwayFrom, Distinct, Positive, Real, Unit};
+use Domain::{AwayFrom, Distinct, Positive, Real, Unit, Wide};
 
 /// Operand shape pairs for binary elementwise ops: same shape, each side broadcast, both sides
 /// broadcast, rank promotion, 0-d scalars and size-1 dimensions, and a non-contiguous pair.
@@ -186,6 +191,30 @@ impl<T: Float> CustomOp<T> for Softplus {
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
+}
+
+/// The window the im2col/col2im rows slide: a 2x3 kernel with stride (2, 1), padding 1 and
+/// dilation (2, 1) over images (2, 3, 5, 6), so every geometric setting is off its default.
+fn window() -> Window2d {
+    Window2d::new("op table", &[2, 3, 5, 6], (2, 3), (2, 1), (1, 1), (2, 1))
+}
+
+/// Convolution settings with every option off its default.
+const CONV_EVERYTHING: Conv2dOptions = Conv2dOptions {
+    stride: (2, 3),
+    padding: (2, 1),
+    dilation: (1, 2),
+    groups: 2,
+};
+
+/// A strictly upper triangular 4x4 mask (1 above the diagonal): a causal attention mask.
+fn causal<T: Float>() -> Tensor<T> {
+    Tensor::from_vec(
+        (0..16)
+            .map(|k| if k % 4 > k / 4 { T::one() } else { T::zero() })
+            .collect(),
+        &[4, 4],
+    )
 }
 
 /// Every row. Composite rows (losses, a small network, operator sugar) come last.
@@ -494,6 +523,224 @@ pub fn rows() -> Vec<Row> {
             unary(Real),
         )
         .reference(|x| r::map(&x[0], |a| (1.0 + a.exp()).ln())),
+        // ----- smooth activations (the derivative beside each kernel in ops::activation_ext)
+        row("erf", f!(|v| v[0].erf()), unary(Real)).reference(|x| r::map(&x[0], r::erf)),
+        row("erfc", f!(|v| v[0].erfc()), unary(Real))
+            .reference(|x| r::map(&x[0], |a| 1.0 - r::erf(a))),
+        row("log1p", f!(|v| v[0].log1p()), unary(Positive))
+            .reference(|x| r::map(&x[0], |a| (1.0 + a).ln())),
+        row("expm1", f!(|v| v[0].expm1()), unary(Real))
+            .reference(|x| r::map(&x[0], |a| a.exp() - 1.0)),
+        row("rsqrt", f!(|v| v[0].rsqrt()), unary(Positive))
+            .reference(|x| r::map(&x[0], |a| 1.0 / a.sqrt())),
+        row("softplus", f!(|v| v[0].softplus()), unary(Real))
+            .reference(|x| r::map(&x[0], |a| (1.0 + a.exp()).ln())),
+        row("softplus, saturating", f!(|v| v[0].softplus()), unary(Wide))
+            .reference(|x| r::map(&x[0], |a| (1.0 + a.exp()).ln())),
+        row("silu", f!(|v| v[0].silu()), unary(Real))
+            .reference(|x| r::map(&x[0], |a| a * sigmoid(a))),
+        row("silu, saturating", f!(|v| v[0].silu()), unary(Wide))
+            .reference(|x| r::map(&x[0], |a| a * sigmoid(a))),
+        // gelu(x) = x·Φ(x), Φ(x) = (1 + erf(x/√2))/2
+        row("gelu", f!(|v| v[0].gelu()), unary(Real)).reference(|x| {
+            r::map(&x[0], |a| {
+                a * 0.5 * (1.0 + r::erf(a / std::f64::consts::SQRT_2))
+            })
+        }),
+        row("gelu, saturating", f!(|v| v[0].gelu()), unary(Wide)),
+        row("gelu_tanh", f!(|v| v[0].gelu_tanh()), unary(Real)).reference(|x| {
+            let k = (2.0 / std::f64::consts::PI).sqrt();
+            r::map(&x[0], |a| {
+                0.5 * a * (1.0 + (k * (a + 0.044715 * a * a * a)).tanh())
+            })
+        }),
+        // ----- convolution and pooling: values are checked against a 7-loop convolution and
+        // window scans in conv_pool.rs; here, their derivatives.
+        row(
+            "im2col",
+            f!(|v| v[0].im2col(&window())),
+            one(&[2, 3, 5, 6], Real),
+        ),
+        row(
+            "col2im",
+            f!(|v| v[0].col2im(&window())),
+            one(&window().cols_shape(), Real),
+        ),
+        row(
+            "conv2d 3x3 with bias",
+            f!(|v| v[0].conv2d(&v[1], Some(&v[2]), Conv2dOptions::new())),
+            vec![s(&[
+                (&[2, 3, 7, 6], Real),
+                (&[4, 3, 3, 3], Real),
+                (&[4], Real),
+            ])],
+        ),
+        row(
+            "conv2d stride 2, padding 1",
+            f!(|v| v[0].conv2d(&v[1], None, Conv2dOptions::new().stride(2).padding(1))),
+            vec![s(&[(&[2, 3, 7, 6], Real), (&[5, 3, 3, 3], Real)])],
+        ),
+        row(
+            "conv2d depthwise",
+            f!(|v| v[0].conv2d(&v[1], None, Conv2dOptions::new().groups(3).stride(2))),
+            vec![s(&[(&[1, 3, 5, 5], Real), (&[3, 1, 3, 3], Real)])],
+        ),
+        row(
+            "conv2d stride, padding, dilation and groups",
+            f!(|v| v[0].conv2d(&v[1], Some(&v[2]), CONV_EVERYTHING)),
+            vec![s(&[
+                (&[2, 4, 8, 7], Real),
+                (&[4, 2, 3, 2], Real),
+                (&[4], Real),
+            ])],
+        ),
+        // The op sees transposed images and a permuted filter bank.
+        row(
+            "conv2d of views",
+            f!(|v| v[0].transpose(2, 3).conv2d(
+                &v[1].permute(&[3, 0, 1, 2]),
+                None,
+                Conv2dOptions::new().padding(1).groups(2)
+            )),
+            vec![s(&[(&[2, 4, 6, 5], Real), (&[2, 3, 3, 4], Real)])],
+        ),
+        row(
+            "conv_transpose2d stride 2, output padding 1",
+            f!(|v| v[0].conv_transpose2d(
+                &v[1],
+                Some(&v[2]),
+                Conv2dOptions::new().stride(2).padding(1),
+                (1, 1)
+            )),
+            vec![s(&[
+                (&[2, 4, 3, 4], Real),
+                (&[4, 3, 3, 3], Real),
+                (&[3], Real),
+            ])],
+        ),
+        row(
+            "conv_transpose2d groups 2, dilation 2",
+            f!(|v| v[0].conv_transpose2d(
+                &v[1],
+                None,
+                Conv2dOptions::new().groups(2).dilation(2),
+                (0, 1)
+            )),
+            vec![s(&[(&[1, 4, 4, 3], Real), (&[4, 1, 2, 3], Real)])],
+        ),
+        row(
+            "max_pool2d 2x2",
+            f!(|v| v[0].max_pool2d((2, 2), (2, 2), (0, 0))),
+            one(&[2, 3, 6, 4], Distinct),
+        ),
+        row(
+            "max_pool2d 3x2, stride (1, 3), padding (1, 0)",
+            f!(|v| v[0].max_pool2d((3, 2), (1, 3), (1, 0))),
+            one(&[2, 1, 5, 8], Distinct),
+        ),
+        row(
+            "avg_pool2d 3x3, stride 2, padding 1",
+            f!(|v| v[0].avg_pool2d((3, 3), (2, 2), (1, 1))),
+            one(&[1, 2, 7, 7], Real),
+        ),
+        row(
+            "adaptive_avg_pool2d 1x1",
+            f!(|v| v[0].adaptive_avg_pool2d((1, 1))),
+            one(&[2, 3, 6, 4], Real),
+        ),
+        row(
+            "adaptive_avg_pool2d 3x2",
+            f!(|v| v[0].adaptive_avg_pool2d((3, 2))),
+            one(&[2, 3, 6, 4], Real),
+        ),
+        // ----- reductions over several axes and shape utilities (compositions of the ops above)
+        row(
+            "sum_axes",
+            f!(|v| v[0].sum_axes(&[0, -1], false)),
+            one(&[3, 4, 5], Real),
+        ),
+        row(
+            "mean_axes keepdim",
+            f!(|v| v[0].mean_axes(&[2, 1], true)),
+            one(&[3, 4, 5], Real),
+        ),
+        row(
+            "var_axes unbiased",
+            f!(|v| v[0].var_axes(&[0, 2], false, true)),
+            one(&[3, 4, 5], Real),
+        ),
+        row(
+            "max_axes",
+            f!(|v| v[0].max_axes(&[1, 2], false)),
+            one(&[3, 4, 5], Distinct),
+        ),
+        row(
+            "min_axes keepdim",
+            f!(|v| v[0].min_axes(&[0, 2], true)),
+            one(&[3, 4, 5], Distinct),
+        ),
+        row(
+            "logsumexp_axes",
+            f!(|v| v[0].logsumexp_axes(&[0, 2], false)),
+            one(&[3, 4, 5], Real),
+        ),
+        row(
+            "stack",
+            f!(|v| Tensor::stack(&[&v[0], &v[1].t()], 2)),
+            vec![s(&[(&[2, 3], Real), (&[3, 2], Real)])],
+        ),
+        row(
+            "pad",
+            f!(|v| v[0].pad(&[(2, 1), (0, 3)], 0.5)),
+            one(&[3, 2], Real),
+        ),
+        row("repeat", f!(|v| v[0].repeat(&[2, 3])), one(&[3, 2], Real)),
+        row(
+            "expand",
+            f!(|v| v[0].reshape(&[2, 1, 3]).expand(&[2, 4, 3])),
+            one(&[2, 3], Real),
+        ),
+        row(
+            "flatten_dims",
+            f!(|v| v[0].reshape(&[1, 2, 3]).flatten_dims(0, 1)),
+            one(&[2, 3], Real),
+        ),
+        // A large finite fill rather than -inf: central differences need finite values.
+        row(
+            "masked_fill (causal) + softmax",
+            f!(|v| v[0].masked_fill(&causal(), -1e9).softmax(-1)),
+            vec![s(&[(&[2, 4, 4], Real)])],
+        ),
+        row(
+            "embedding with repeated ids",
+            f!(|v| v[0].embedding(&[4, 1, 1, 0, 4, 4], &[2, 3])),
+            one(&[5, 3], Real),
+        ),
+        row(
+            "cross_entropy_indices, ignore_index and label smoothing",
+            f!(|v| v[0].cross_entropy_indices(
+                &[4, 0, 2, 1, 9, 3],
+                1,
+                CrossEntropyOptions {
+                    ignore_index: Some(9),
+                    label_smoothing: 0.1,
+                    reduction: Reduction::Mean,
+                }
+            )),
+            vec![s(&[(&[2, 5, 3], Real)])],
+        ),
+        row(
+            "cross_entropy_indices, classes last",
+            f!(|v| v[0].cross_entropy_indices(
+                &[1, 0, 2, 2],
+                -1,
+                CrossEntropyOptions {
+                    label_smoothing: 0.05,
+                    ..Default::default()
+                }
+            )),
+            one(&[4, 3], Real),
+        ),
         // ----- compositions: losses, statistics, operator sugar, a small network
         row("var", f!(|v| v[0].var(false)), unary(Real)),
         row(
