@@ -254,6 +254,28 @@ pub(crate) fn max_pool_argmax<T: Float>(x: &[T], w: &Window2d) -> Vec<usize> {
     out
 }
 
+/// For each output position `(oh, ow)` of `w`, row-major, how many of the window's taps fall
+/// inside the image (not in the padding): the divisor of average pooling that leaves padding
+/// out.
+pub(crate) fn taps_inside(w: &Window2d) -> Vec<usize> {
+    let (oh_len, ow_len) = w.output();
+    let (h, wd) = w.input;
+    // Taps inside along one axis for output index o: those k with 0 <= o·s + k·d - p < n.
+    let along = |o: usize, k: usize, s: usize, p: usize, d: usize, n: usize| {
+        (0..k)
+            .filter(|&t| (o * s + t * d).checked_sub(p).is_some_and(|i| i < n))
+            .count()
+    };
+    let mut out = Vec::with_capacity(oh_len * ow_len);
+    for oh in 0..oh_len {
+        let rows = along(oh, w.kernel.0, w.stride.0, w.padding.0, w.dilation.0, h);
+        for ow in 0..ow_len {
+            out.push(rows * along(ow, w.kernel.1, w.stride.1, w.padding.1, w.dilation.1, wd));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

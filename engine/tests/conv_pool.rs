@@ -7,7 +7,7 @@
 
 mod support;
 
-use engine::ops::conv::{Conv2dOptions, Window2d};
+use engine::ops::conv::{Conv2dOptions, Pool2dOptions, Window2d};
 use engine::{grad, BackwardOptions, Tensor};
 use support::{max_abs_diff, t, weights};
 
@@ -111,10 +111,21 @@ fn naive_max_pool(
     s: (usize, usize),
     p: (usize, usize),
 ) -> (Tensor<f64>, Vec<usize>) {
+    naive_max_pool_dilated(x, k, s, p, (1, 1))
+}
+
+/// [`naive_max_pool`] with the window's taps `d` apart.
+fn naive_max_pool_dilated(
+    x: &Tensor<f64>,
+    k: (usize, usize),
+    s: (usize, usize),
+    p: (usize, usize),
+    d: (usize, usize),
+) -> (Tensor<f64>, Vec<usize>) {
     let xs = x.shape().to_vec();
     let (m, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
-    let oh = (h + 2 * p.0 - k.0) / s.0 + 1;
-    let ow = (w + 2 * p.1 - k.1) / s.1 + 1;
+    let oh = (h + 2 * p.0 - d.0 * (k.0 - 1) - 1) / s.0 + 1;
+    let ow = (w + 2 * p.1 - d.1 * (k.1 - 1) - 1) / s.1 + 1;
     let (mut vals, mut pos) = (vec![], vec![]);
     for n in 0..m {
         for ch in 0..c {
@@ -123,8 +134,8 @@ fn naive_max_pool(
                     let mut best: Option<(f64, usize)> = None;
                     for ki in 0..k.0 {
                         for kj in 0..k.1 {
-                            let ih = (i * s.0 + ki) as isize - p.0 as isize;
-                            let iw = (j * s.1 + kj) as isize - p.1 as isize;
+                            let ih = (i * s.0 + ki * d.0) as isize - p.0 as isize;
+                            let iw = (j * s.1 + kj * d.1) as isize - p.1 as isize;
                             if ih < 0 || iw < 0 || ih as usize >= h || iw as usize >= w {
                                 continue;
                             }
@@ -151,6 +162,18 @@ fn naive_avg_pool(
     s: (usize, usize),
     p: (usize, usize),
 ) -> Tensor<f64> {
+    naive_avg_pool_counting(x, k, s, p, true)
+}
+
+/// Window average dividing by the full window size (`include_pad`) or by the number of
+/// taps inside the image.
+fn naive_avg_pool_counting(
+    x: &Tensor<f64>,
+    k: (usize, usize),
+    s: (usize, usize),
+    p: (usize, usize),
+    include_pad: bool,
+) -> Tensor<f64> {
     let xs = x.shape().to_vec();
     let (m, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
     let oh = (h + 2 * p.0 - k.0) / s.0 + 1;
@@ -160,17 +183,19 @@ fn naive_avg_pool(
         for ch in 0..c {
             for i in 0..oh {
                 for j in 0..ow {
-                    let mut acc = 0.0;
+                    let (mut acc, mut inside) = (0.0, 0);
                     for ki in 0..k.0 {
                         for kj in 0..k.1 {
                             let ih = (i * s.0 + ki) as isize - p.0 as isize;
                             let iw = (j * s.1 + kj) as isize - p.1 as isize;
                             if ih >= 0 && iw >= 0 && (ih as usize) < h && (iw as usize) < w {
                                 acc += x.at(&[n, ch, ih as usize, iw as usize]);
+                                inside += 1;
                             }
                         }
                     }
-                    out.push(acc / (k.0 * k.1) as f64);
+                    let count = if include_pad { k.0 * k.1 } else { inside };
+                    out.push(acc / count as f64);
                 }
             }
         }
@@ -496,6 +521,90 @@ fn adaptive_avg_pool2d_averages_equal_bins() {
     let bins = x.adaptive_avg_pool2d((3, 2));
     let want = naive_avg_pool(&x, (2, 2), (2, 2), (0, 0));
     assert!(max_abs_diff(&bins.to_vec(), &want.to_vec()) < 1e-15);
+}
+
+#[test]
+fn max_pool2d_with_dilation_matches_the_window_scan() {
+    let cases = [
+        ([2, 2, 7, 8], (2, 2), (1, 1), (0, 0), (2, 3)),
+        ([1, 3, 9, 7], (3, 2), (2, 1), (1, 1), (2, 2)),
+    ];
+    for (xs, k, s, p, d) in cases {
+        let x = t(&xs, 0.5);
+        let (want, _) = naive_max_pool_dilated(&x, k, s, p, d);
+        let got = x.max_pool2d_with(Pool2dOptions::new(k).stride(s).padding(p).dilation(d));
+        assert_eq!(got.shape(), want.shape(), "{xs:?} {d:?}");
+        assert_eq!(got.to_vec(), want.to_vec(), "{xs:?} {d:?}");
+    }
+}
+
+#[test]
+fn avg_pool2d_can_leave_the_padding_out_of_the_average() {
+    let cases = [
+        ([2, 3, 7, 6], (3, 3), (2, 2), (1, 1)),
+        ([1, 2, 5, 8], (3, 2), (1, 3), (1, 1)),
+    ];
+    for (xs, k, s, p) in cases {
+        let x = t(&xs, 0.25);
+        let opts = Pool2dOptions::new(k).stride(s).padding(p);
+        for include in [true, false] {
+            let got = x.avg_pool2d_with(opts.count_include_pad(include));
+            let want = naive_avg_pool_counting(&x, k, s, p, include);
+            assert_eq!(got.shape(), want.shape());
+            assert!(
+                max_abs_diff(&got.to_vec(), &want.to_vec()) < 1e-15,
+                "{xs:?} include_pad {include}"
+            );
+        }
+    }
+    // A corner window of a padded 3x3 over ones: 4 of its 9 taps are inside.
+    let ones = Tensor::<f64>::ones(&[1, 1, 4, 4]);
+    let opts = Pool2dOptions::new((3, 3)).stride((1, 1)).padding((1, 1));
+    assert_eq!(ones.avg_pool2d_with(opts).at(&[0, 0, 0, 0]), 4.0 / 9.0);
+    let excluded = ones.avg_pool2d_with(opts.count_include_pad(false));
+    assert!(excluded.to_vec().iter().all(|&v| v == 1.0));
+}
+
+/// Adaptive average pooling by PyTorch's bins, element by element.
+fn naive_adaptive_avg_pool(x: &Tensor<f64>, out: (usize, usize)) -> Vec<f64> {
+    let xs = x.shape().to_vec();
+    let bin = |i: usize, len: usize, n: usize| (i * len / n, ((i + 1) * len).div_ceil(n));
+    let mut y = vec![];
+    for n in 0..xs[0] {
+        for c in 0..xs[1] {
+            for i in 0..out.0 {
+                for j in 0..out.1 {
+                    let (r0, r1) = bin(i, xs[2], out.0);
+                    let (c0, c1) = bin(j, xs[3], out.1);
+                    let mut acc = 0.0;
+                    for r in r0..r1 {
+                        for q in c0..c1 {
+                            acc += x.at(&[n, c, r, q]);
+                        }
+                    }
+                    y.push(acc / ((r1 - r0) * (c1 - c0)) as f64);
+                }
+            }
+        }
+    }
+    y
+}
+
+#[test]
+fn adaptive_avg_pool2d_takes_any_output_size_with_pytorchs_bins() {
+    let x = t(&[2, 3, 7, 5], 0.9);
+    for out in [(3, 2), (4, 4), (7, 1), (2, 5), (9, 6), (1, 3)] {
+        let got = x.adaptive_avg_pool2d(out);
+        assert_eq!(got.shape(), &[2, 3, out.0, out.1]);
+        let want = naive_adaptive_avg_pool(&x, out);
+        assert!(max_abs_diff(&got.to_vec(), &want) < 1e-14, "output {out:?}");
+    }
+    // Bins of 7 rows into 3: [0, 3), [2, 5), [4, 7): sizes 3, 3, 3, overlapping by one.
+    let rows = Tensor::<f64>::from_vec((0..7).map(f64::from).collect(), &[1, 1, 7, 1]);
+    assert_eq!(
+        rows.adaptive_avg_pool2d((3, 1)).to_vec(),
+        vec![1.0, 3.0, 5.0]
+    );
 }
 
 #[test]

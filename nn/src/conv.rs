@@ -8,7 +8,7 @@
 //! parameters and can sit anywhere in a `Sequential`. Written on engine operations only, so every
 //! layer is differentiable to any order.
 
-use engine::ops::conv::Conv2dOptions;
+use engine::ops::conv::{Conv2dOptions, Pool2dOptions};
 use engine::random::Sampler;
 use engine::{Float, Tensor};
 
@@ -112,6 +112,8 @@ pub struct MaxPool2d {
     pub stride: (usize, usize),
     /// Padding, never picked (at most half the kernel).
     pub padding: (usize, usize),
+    /// Step between the window's taps.
+    pub dilation: (usize, usize),
 }
 
 impl MaxPool2d {
@@ -121,6 +123,7 @@ impl MaxPool2d {
             kernel: (k, k),
             stride: (k, k),
             padding: (0, 0),
+            dilation: (1, 1),
         }
     }
 }
@@ -129,7 +132,12 @@ impl<T: Float> Module<T> for MaxPool2d {
     /// Pools images `(m, C, H, W)`.
     #[track_caller]
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        x.max_pool2d(self.kernel, self.stride, self.padding)
+        x.max_pool2d_with(
+            Pool2dOptions::new(self.kernel)
+                .stride(self.stride)
+                .padding(self.padding)
+                .dilation(self.dilation),
+        )
     }
 
     /// No parameters, no mode.
@@ -140,15 +148,19 @@ impl<T: Float> Module<T> for MaxPool2d {
     }
 }
 
-/// Average pooling over `kernel` windows moved by `stride`; padding counts as zeros.
+/// Average pooling over `kernel` windows moved by `stride`; padding counts as zeros unless
+/// `count_include_pad` is false.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AvgPool2d {
     /// Window size.
     pub kernel: (usize, usize),
     /// Step between windows.
     pub stride: (usize, usize),
-    /// Zero padding, included in the averages.
+    /// Zero padding.
     pub padding: (usize, usize),
+    /// Whether the padding counts in the averages (PyTorch's default) or only the taps inside
+    /// the image do.
+    pub count_include_pad: bool,
 }
 
 impl AvgPool2d {
@@ -158,6 +170,7 @@ impl AvgPool2d {
             kernel: (k, k),
             stride: (k, k),
             padding: (0, 0),
+            count_include_pad: true,
         }
     }
 }
@@ -166,7 +179,12 @@ impl<T: Float> Module<T> for AvgPool2d {
     /// Pools images `(m, C, H, W)`.
     #[track_caller]
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        x.avg_pool2d(self.kernel, self.stride, self.padding)
+        x.avg_pool2d_with(
+            Pool2dOptions::new(self.kernel)
+                .stride(self.stride)
+                .padding(self.padding)
+                .count_include_pad(self.count_include_pad),
+        )
     }
 
     /// No parameters, no mode.
@@ -174,6 +192,36 @@ impl<T: Float> Module<T> for AvgPool2d {
 
     fn describe(&self) -> String {
         format!("AvgPool2d({:?}, stride {:?})", self.kernel, self.stride)
+    }
+}
+
+/// Adaptive average pooling to a fixed output size `(OH, OW)` whatever the input's, with
+/// PyTorch's bins (see [`Tensor::adaptive_avg_pool2d`]); `(1, 1)` is global average pooling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdaptiveAvgPool2d {
+    /// Output height and width.
+    pub output: (usize, usize),
+}
+
+impl AdaptiveAvgPool2d {
+    /// Pools to `output`.
+    pub fn new(output: (usize, usize)) -> Self {
+        AdaptiveAvgPool2d { output }
+    }
+}
+
+impl<T: Float> Module<T> for AdaptiveAvgPool2d {
+    /// Pools images `(m, C, H, W)` to `(m, C, OH, OW)`.
+    #[track_caller]
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        x.adaptive_avg_pool2d(self.output)
+    }
+
+    /// No parameters, no mode.
+    fn visit(&self, _v: &mut Visitor<'_, T>) {}
+
+    fn describe(&self) -> String {
+        format!("AdaptiveAvgPool2d({:?})", self.output)
     }
 }
 

@@ -77,6 +77,72 @@ impl Conv2dOptions {
     }
 }
 
+/// Settings of [`Tensor::max_pool2d_with`] and [`Tensor::avg_pool2d_with`], per spatial axis
+/// `(vertical, horizontal)`. [`Pool2dOptions::new`] gives PyTorch's defaults: stride equal to
+/// the kernel, no padding, dilation 1, padding counted in averages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dOptions {
+    /// Window size.
+    pub kernel: (usize, usize),
+    /// Step between windows.
+    pub stride: (usize, usize),
+    /// Implicit padding on each side: never picked by max pooling, zeros for average pooling.
+    pub padding: (usize, usize),
+    /// Step between the window's taps.
+    pub dilation: (usize, usize),
+    /// Whether average pooling divides by the whole window (padding counted as zeros, PyTorch's
+    /// default) or by the number of taps that fall inside the image.
+    pub count_include_pad: bool,
+}
+
+impl Pool2dOptions {
+    /// The sliding window of these settings over images of `shape`, panicking naming `op`
+    /// when they do not fit.
+    #[track_caller]
+    fn window(&self, op: &str, shape: &[usize]) -> Window2d {
+        Window2d::new(
+            op,
+            shape,
+            self.kernel,
+            self.stride,
+            self.padding,
+            self.dilation,
+        )
+    }
+
+    /// A `kernel` window moved by its own size, no padding, dilation 1, padding counted.
+    pub fn new(kernel: (usize, usize)) -> Self {
+        Pool2dOptions {
+            kernel,
+            stride: kernel,
+            padding: (0, 0),
+            dilation: (1, 1),
+            count_include_pad: true,
+        }
+    }
+    /// The same settings with `stride`.
+    pub fn stride(mut self, stride: (usize, usize)) -> Self {
+        self.stride = stride;
+        self
+    }
+    /// The same settings with `padding`.
+    pub fn padding(mut self, padding: (usize, usize)) -> Self {
+        self.padding = padding;
+        self
+    }
+    /// The same settings with `dilation`.
+    pub fn dilation(mut self, dilation: (usize, usize)) -> Self {
+        self.dilation = dilation;
+        self
+    }
+    /// The same settings, averaging over the taps inside the image only (`false`) or over the
+    /// whole window (`true`).
+    pub fn count_include_pad(mut self, include: bool) -> Self {
+        self.count_include_pad = include;
+        self
+    }
+}
+
 impl Window2d {
     /// The window of a `kernel` sliding over images of `image_shape` `(m, C, H, W)`; panics
     /// naming `op` when the geometry is impossible (zero stride or dilation, a kernel larger
@@ -306,9 +372,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Max pooling of images `(m, C, H, W)` over `kernel` windows moved by `stride`, with
-    /// `padding` (at most half the kernel, as PyTorch requires) that is never picked. Each
-    /// output is the first maximal element of its window in row-major order (a NaN wins); the
-    /// gradient goes to that element alone.
+    /// `padding` that is never picked: [`Tensor::max_pool2d_with`] with those settings.
     #[track_caller]
     pub fn max_pool2d(
         &self,
@@ -316,11 +380,23 @@ impl<T: Float> Tensor<T> {
         stride: (usize, usize),
         padding: (usize, usize),
     ) -> Tensor<T> {
+        self.max_pool2d_with(Pool2dOptions::new(kernel).stride(stride).padding(padding))
+    }
+
+    /// Max pooling of images `(m, C, H, W)` with `options` (padding at most half the kernel,
+    /// as PyTorch requires, and never picked; dilation spreads the window's taps). Each output
+    /// is the first maximal element of its window in row-major order (a NaN wins); the
+    /// gradient goes to that element alone, so ties do not split it (PyTorch's choice too).
+    #[track_caller]
+    pub fn max_pool2d_with(&self, options: Pool2dOptions) -> Tensor<T> {
+        let Pool2dOptions {
+            kernel, padding, ..
+        } = options;
         assert!(
             padding.0 <= kernel.0 / 2 && padding.1 <= kernel.1 / 2,
             "max_pool2d: padding {padding:?} must be at most half the kernel {kernel:?}"
         );
-        let window = Window2d::new("max_pool2d", self.shape(), kernel, stride, padding, (1, 1));
+        let window = options.window("max_pool2d", self.shape());
         let (oh, ow) = window.output();
         let (m, c) = (window.batch, window.channels);
         let (h, w) = window.input;
@@ -331,7 +407,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Average pooling of images `(m, C, H, W)` over `kernel` windows moved by `stride`, with
-    /// zero `padding` counted in the average (PyTorch's default `count_include_pad=True`).
+    /// zero `padding` counted in the average: [`Tensor::avg_pool2d_with`] with those settings.
     #[track_caller]
     pub fn avg_pool2d(
         &self,
@@ -339,20 +415,45 @@ impl<T: Float> Tensor<T> {
         stride: (usize, usize),
         padding: (usize, usize),
     ) -> Tensor<T> {
-        let window = Window2d::new("avg_pool2d", self.shape(), kernel, stride, padding, (1, 1));
+        self.avg_pool2d_with(Pool2dOptions::new(kernel).stride(stride).padding(padding))
+    }
+
+    /// Average pooling of images `(m, C, H, W)` with `options`: each output is the sum of its
+    /// window's taps divided by the window size (`count_include_pad`, padding counted as zeros)
+    /// or by the number of taps inside the image. Dilation is allowed (PyTorch's average
+    /// pooling has none; it reads the taps as max pooling does).
+    #[track_caller]
+    pub fn avg_pool2d_with(&self, options: Pool2dOptions) -> Tensor<T> {
+        let window = options.window("avg_pool2d", self.shape());
         let (oh, ow) = window.output();
         let (m, c) = (window.batch, window.channels);
-        self.im2col(&window)
-            .reshape(&[c, kernel.0 * kernel.1, m * oh * ow])
-            .mean_axis(1, false)
+        let (kh, kw) = options.kernel;
+        let taps = self.im2col(&window).reshape(&[c, kh * kw, m * oh * ow]);
+        let pooled = if options.count_include_pad {
+            taps.mean_axis(1, false)
+        } else {
+            // The same count for every image and channel: a constant row over (n, oh, ow).
+            let inside = kernels_conv::taps_inside(&window);
+            let counts: Vec<T> = (0..m)
+                .flat_map(|_| inside.iter().map(|&k| T::from_f64(k as f64)))
+                .collect();
+            taps.sum_axis(1, false) / Tensor::from_vec(counts, &[m * oh * ow])
+        };
+        pooled
             .reshape(&[c, m, oh, ow])
             .permute(&[1, 0, 2, 3])
             .contiguous()
     }
 
-    /// Adaptive average pooling of images `(m, C, H, W)` to `(m, C, OH, OW)`. Supports output
-    /// sizes that divide the input's (then every bin has the same size, and this is
-    /// `avg_pool2d` with kernel = stride = `(H/OH, W/OW)`); `(1, 1)` is the global average.
+    /// Adaptive average pooling of images `(m, C, H, W)` to `(m, C, OH, OW)`, with PyTorch's
+    /// bins: output row `i` averages input rows `⌊i·H/OH⌋ .. ⌈(i+1)·H/OH⌉` (the same for
+    /// columns), so bins may differ in size and overlap by one when `OH` does not divide `H`,
+    /// and `OH > H` repeats rows. `(1, 1)` is the global average.
+    ///
+    /// When the output divides the input this is `avg_pool2d` with kernel = stride =
+    /// `(H/OH, W/OW)`; otherwise the bins are separable, and the pooling is the product
+    /// `A_h · x · A_wᵀ` with constant averaging matrices (row `i` of `A_h` holds `1/len` over
+    /// bin `i`), so it is linear and differentiable to any order.
     #[track_caller]
     pub fn adaptive_avg_pool2d(&self, output: (usize, usize)) -> Tensor<T> {
         let s = self.shape();
@@ -361,17 +462,35 @@ impl<T: Float> Tensor<T> {
             "adaptive_avg_pool2d: needs images (m, C, H, W), got shape {s:?}"
         );
         assert!(
-            output.0 > 0
-                && output.1 > 0
-                && s[2].is_multiple_of(output.0)
-                && s[3].is_multiple_of(output.1),
-            "adaptive_avg_pool2d: output size {output:?} must divide the input size {:?}",
+            output.0 > 0 && output.1 > 0 && s[2] > 0 && s[3] > 0,
+            "adaptive_avg_pool2d: output size {output:?} and input size {:?} must be positive",
             (s[2], s[3])
         );
         if output == (1, 1) {
             return self.mean_axes(&[2, 3], true);
         }
-        let k = (s[2] / output.0, s[3] / output.1);
-        self.avg_pool2d(k, k, (0, 0))
+        if s[2].is_multiple_of(output.0) && s[3].is_multiple_of(output.1) {
+            let k = (s[2] / output.0, s[3] / output.1);
+            return self.avg_pool2d(k, k, (0, 0));
+        }
+        let rows = adaptive_bins::<T>(s[2], output.0);
+        let cols = adaptive_bins::<T>(s[3], output.1);
+        rows.matmul(self).matmul(&cols.t())
     }
+}
+
+/// The `(out, len)` averaging matrix of adaptive pooling along one axis: row `i` holds
+/// `1/(end - start)` over PyTorch's bin `⌊i·len/out⌋ .. ⌈(i+1)·len/out⌉`.
+fn adaptive_bins<T: Float>(len: usize, out: usize) -> Tensor<T> {
+    let mut a = vec![T::zero(); out * len];
+    for i in 0..out {
+        // i·len < out·len, which fits: both factors are sizes of tensors that exist.
+        let start = i * len / out;
+        let end = ((i + 1) * len).div_ceil(out);
+        let weight = T::from_f64(1.0 / (end - start) as f64);
+        for v in &mut a[i * len + start..i * len + end] {
+            *v = weight;
+        }
+    }
+    Tensor::from_vec(a, &[out, len])
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use engine::autograd::rules::InputGrads;
 use engine::autograd::CustomOp;
-use engine::ops::conv::{Conv2dOptions, Window2d};
+use engine::ops::conv::{Conv2dOptions, Pool2dOptions, Window2d};
 use engine::ops::embedding::{CrossEntropyOptions, Reduction};
 use engine::{loss, Float, Tensor};
 
@@ -637,6 +637,26 @@ pub fn rows() -> Vec<Row> {
             "max_pool2d 3x2, stride (1, 3), padding (1, 0)",
             f!(|v| v[0].max_pool2d((3, 2), (1, 3), (1, 0))),
             one(&[2, 1, 5, 8], Distinct),
+        ),
+        row(
+            "max_pool2d dilation (2, 3)",
+            f!(|v| v[0].max_pool2d_with(Pool2dOptions::new((2, 2)).dilation((2, 3)))),
+            one(&[1, 2, 7, 8], Distinct),
+        ),
+        row(
+            "avg_pool2d padding left out of the average",
+            f!(|v| v[0].avg_pool2d_with(
+                Pool2dOptions::new((3, 2))
+                    .stride((1, 3))
+                    .padding((1, 1))
+                    .count_include_pad(false)
+            )),
+            one(&[1, 2, 5, 8], Real),
+        ),
+        row(
+            "adaptive_avg_pool2d 7x5 to 3x2 (uneven bins)",
+            f!(|v| v[0].adaptive_avg_pool2d((3, 2))),
+            one(&[2, 1, 7, 5], Real),
         ),
         row(
             "avg_pool2d 3x3, stride 2, padding 1",
