@@ -20,3 +20,10 @@ pub struct BuildYourOwnModel;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/verifying.md")]
 pub struct VerifyingExamples;
+
+/// `docs/architectures.md` (a convolutional network checked by parameter name; a tiny causal
+/// transformer with its causality, gradients and a Hessian-vector product checked), compiled
+/// and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/architectures.md")]
+pub struct ArchitecturesExamples;

@@ -56,7 +56,8 @@ impl<T: Float> Module<T> for Embedding<T> {
                 let f = v.as_f64();
                 assert!(
                     f >= 0.0 && f.fract() == 0.0 && f < n as f64,
-                    "Embedding::forward: ids of shape {:?} must be whole numbers in [0, {n})                      for a table of shape {:?}, got {f}",
+                    "Embedding::forward: ids of shape {:?} must be whole numbers in [0, {n}) \
+                     for a table of shape {:?}, got {f}",
                     ids.shape(),
                     self.weight.shape()
                 );
