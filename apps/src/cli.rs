@@ -94,6 +94,10 @@ pub enum Command {
     All(AllArgs),
     /// A LeNet-style convolutional network on MNIST (not part of `all`).
     Cnn(crate::assignments::cnn::CnnArgs),
+    /// A small transformer sorting (or reversing) digit sequences, with gradient and
+    /// Hessian-vector checks on a tiny configuration (not part of `all`).
+    #[command(allow_negative_numbers = true)]
+    Attention(crate::assignments::attention::AttentionArgs),
 }
 
 /// How the initial weights are drawn in the initialization assignment.
@@ -447,6 +451,7 @@ impl Command {
                 at_least("--mini-batch-size", a.mini_batch_size as u64, 1)?;
                 at_least("--n-train", a.n_train as u64, 1)
             }
+            Command::Attention(a) => a.validate(),
             Command::All(_) => Ok(()),
         }
     }

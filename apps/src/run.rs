@@ -61,6 +61,7 @@ fn run_command(ctx: &Context, command: &Command) -> Result<(), AppError> {
         Command::Batchnorm(a) => assignments::batchnorm::run(ctx, a).map(drop),
         Command::All(a) => run_all(ctx, a),
         Command::Cnn(a) => assignments::cnn::run(ctx, a).map(drop),
+        Command::Attention(a) => assignments::attention::run(ctx, a).map(drop),
     }
 }
 
@@ -128,6 +129,7 @@ mod tests {
                 Command::Batchnorm(_) => "batchnorm",
                 Command::All(_) => "all",
                 Command::Cnn(_) => "cnn",
+                Command::Attention(_) => "attention",
             })
             .collect();
         assert_eq!(
