@@ -95,7 +95,7 @@ pub enum Command {
     /// A LeNet-style convolutional network on MNIST (not part of `all`).
     Cnn(crate::assignments::cnn::CnnArgs),
     /// A small transformer sorting (or reversing) digit sequences, with gradient and
-    /// Hessian-vector checks on a tiny configuration (not part of `all`).
+    /// Hessian-vector checks on a tiny configuration.
     #[command(allow_negative_numbers = true)]
     Attention(crate::assignments::attention::AttentionArgs),
 }
@@ -689,6 +689,30 @@ mod tests {
                 vec!["batchnorm", "--mini-batch-size", "1"],
                 "--mini-batch-size 1: must be at least 2",
             ),
+            (
+                vec!["attention", "--heads", "3"],
+                "--heads 3: must divide --d-model 64",
+            ),
+            (
+                vec!["attention", "--learning-rate", "-0.002"],
+                "--learning-rate -0.002: must be a finite number > 0",
+            ),
+            (
+                vec!["attention", "--seq-len", "1"],
+                "--seq-len 1: must be at least 2",
+            ),
+            (
+                vec!["attention", "--num-steps", "0"],
+                "--num-steps 0: must be at least 1",
+            ),
+            (
+                vec!["attention", "--mini-batch-size", "0"],
+                "--mini-batch-size 0: must be at least 1",
+            ),
+            (
+                vec!["attention", "--seq-len", "2", "--n-test", "60"],
+                "--n-test 60: at most half of the 100 distinct sequences of length 2",
+            ),
         ] {
             let cli = parse(&args).unwrap_or_else(|e| panic!("{args:?} does not parse: {e}"));
             let err = cli.validate().expect_err(&format!("{args:?} was accepted"));
@@ -699,6 +723,7 @@ mod tests {
             vec!["init"],
             vec!["regularization", "--lambd", "0"],
             vec!["optimization", "--beta", "0"],
+            vec!["attention", "--task", "reverse", "--heads", "8"],
         ] {
             parse(&ok).unwrap().validate().unwrap();
         }

@@ -96,6 +96,7 @@ pub fn all_commands(args: &AllArgs) -> Vec<Command> {
     }
     commands.push(parse(&["mnist"]));
     commands.push(parse(&["batchnorm"]));
+    commands.push(parse(&["attention"]));
     commands
 }
 
@@ -141,7 +142,8 @@ mod tests {
                 "optimization",
                 "optimization",
                 "mnist",
-                "batchnorm"
+                "batchnorm",
+                "attention"
             ]
         );
         let dir = AllArgs {

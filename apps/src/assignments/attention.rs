@@ -43,6 +43,7 @@ use rand::SeedableRng;
 
 use super::{AppError, Context};
 use crate::plot;
+use crate::pyfmt::py_float;
 use crate::report::{AutodiffCheck, HvpCheck, RunReport};
 
 /// Number of token values: the digits 0-9.
@@ -99,7 +100,7 @@ pub struct AttentionArgs {
     #[arg(long, allow_hyphen_values = true, default_value_t = 0.002)]
     pub learning_rate: f64,
     /// Number of Adam steps (each on a freshly drawn mini-batch).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 1000)]
     pub num_steps: u64,
     /// Sequences per mini-batch.
     #[arg(long, default_value_t = 64)]
@@ -712,9 +713,12 @@ pub fn train_run(ctx: &Context, args: &AttentionArgs) -> Result<RunReport, AppEr
     let (train_acc, _) = accuracy(&net, &last_inputs, &last_targets, len);
     let (test_acc, token_acc) = accuracy(&net, &test_inputs, &test_targets, len);
     ctx.reporter.line(&format!(
-        "{run}: held-out exact-sequence accuracy {test_acc} (token accuracy {token_acc}) after \
-         {} steps",
-        args.num_steps
+        "{run}: held-out exact-sequence accuracy {} (token accuracy {}) after {} steps (the \
+         train accuracy below is on the last {} training sequences)",
+        py_float(test_acc),
+        py_float(token_acc),
+        args.num_steps,
+        last_inputs.len() / len
     ));
 
     let mut plots = vec![];
@@ -805,4 +809,86 @@ pub fn run(ctx: &Context, args: &AttentionArgs) -> Result<Vec<RunReport>, AppErr
     let report = train_run(ctx, args)?;
     ctx.reporter.run(&report);
     Ok(vec![report])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_answer_as_named() {
+        assert_eq!(SequenceTask::Sort.answer(&[3, 1, 3, 0]), [0, 1, 3, 3]);
+        assert_eq!(SequenceTask::Reverse.answer(&[3, 1, 3, 0]), [0, 3, 1, 3]);
+        assert_eq!(answers(SequenceTask::Sort, &[2, 1, 9, 0], 2), [1, 2, 0, 9]);
+    }
+
+    #[test]
+    fn training_draws_skip_the_held_out_sequences_and_depend_only_on_the_seed() {
+        // Sequences of 2 digits out of 2: four possible, two held out.
+        let held: HashSet<Vec<usize>> = [vec![0, 0], vec![1, 1]].into_iter().collect();
+        let draw = || {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+            draw_sequences(&mut rng, 50, 2, 2, &held)
+        };
+        let drawn = draw();
+        assert_eq!(drawn.len(), 100);
+        for s in drawn.chunks(2) {
+            assert!(s == [0, 1] || s == [1, 0], "{s:?}");
+        }
+        assert_eq!(drawn, draw());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let all = draw_sequences(&mut rng, 400, 3, 10, &HashSet::new());
+        assert!(all.iter().all(|&d| d < 10));
+        // Every digit appears (a uniform draw over 1200 digits).
+        assert!((0..10).all(|d| all.contains(&d)));
+    }
+
+    #[test]
+    fn the_learning_rate_warms_up_then_decays_to_zero() {
+        let lr = |s| learning_rate(0.01, s, 1000);
+        assert!((lr(0) - 0.01 / 50.0).abs() < 1e-15);
+        assert!((lr(49) - 0.01).abs() < 1e-15);
+        assert!((lr(50) - 0.01).abs() < 1e-15);
+        assert!(lr(500) < 0.01 && lr(500) > lr(900));
+        assert!(lr(999) < 1e-6);
+    }
+
+    #[test]
+    fn the_network_rebuilt_from_its_parameters_computes_the_same() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let net = SequenceTransformer::<f64>::new(4, 8, 2, 2, &mut rng);
+        let names: Vec<String> = net.parameters().into_iter().map(|p| p.name).collect();
+        assert_eq!(names.len(), 2 + 2 * 16 + 2 + 2);
+        assert_eq!(names[0], "tok.weight");
+        assert_eq!(names[2], "block1.ln1.weight");
+        assert_eq!(names[names.len() - 1], "head.bias");
+        let values: Vec<Tensor<f64>> = net.parameters().iter().map(|p| p.tensor.detach()).collect();
+        let x = ids::<f64>(&[1, 2, 3, 4, 9, 0, 0, 5], 4);
+        let (y, w) = net.forward_with_weights(&x);
+        assert_eq!(y.shape(), &[2, 4, VOCAB]);
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].shape(), &[2, 2, 4, 4]);
+        assert_eq!(
+            net.with_parameters(&values).forward(&x).to_vec(),
+            y.to_vec()
+        );
+        // A changed value changes the output: the rebuilt network reads the tensors given.
+        let mut shifted = values.clone();
+        shifted[0] = &shifted[0] + 1.0;
+        assert_ne!(
+            net.with_parameters(&shifted).forward(&x).to_vec(),
+            y.to_vec()
+        );
+    }
+
+    #[test]
+    fn attention_png_has_one_panel_per_block_and_head() {
+        let map = vec![vec![0.25; 16]; 3];
+        let png = attention_png(&[map.clone(), map], &[1, 2, 3, 4], &[1, 2, 3, 4]);
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let be = |k: usize| u32::from_be_bytes(png[k..k + 4].try_into().unwrap());
+        // IHDR: width = 16 + 3 panels · (2 labels + 4 cells + 16), height for 2 rows.
+        assert_eq!(be(16), 16 + 3 * (2 * 21 + 4 * 24 + 16));
+        assert_eq!(be(20), 16 + 2 * (21 + 4 * 24 + 16));
+    }
 }
