@@ -108,7 +108,8 @@ pub struct AttentionArgs {
     /// Held-out sequences (never trained on).
     #[arg(long, default_value_t = 2000)]
     pub n_test: usize,
-    /// Evaluate on the held-out set (a point of the curves) every N steps.
+    /// Evaluate on the held-out set (a point of the curves) every N steps (`--print-every`
+    /// overrides it).
     #[arg(long, default_value_t = 100)]
     pub eval_every: u64,
     /// Seed of the held-out set (the training stream uses this seed + 1).
@@ -663,6 +664,8 @@ pub fn train_run(ctx: &Context, args: &AttentionArgs) -> Result<RunReport, AppEr
         failed = f;
     }
 
+    // `--print-every` (the shared option) overrides the evaluation cadence.
+    let eval_every = ctx.print_every.unwrap_or(args.eval_every);
     let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(args.init_seed));
     let net =
         SequenceTransformer::<f32>::new(len, args.d_model, args.heads, args.num_blocks, &mut rng);
@@ -694,7 +697,7 @@ pub fn train_run(ctx: &Context, args: &AttentionArgs) -> Result<RunReport, AppEr
         if step >= keep_from {
             last_inputs.extend(inputs);
         }
-        if (step + 1) % args.eval_every == 0 || step + 1 == args.num_steps {
+        if (step + 1) % eval_every == 0 || step + 1 == args.num_steps {
             let mean = window / window_n as f64;
             (window, window_n) = (0.0, 0);
             let (exact, token) = accuracy(&net, &test_inputs, &test_targets, len);
