@@ -100,7 +100,7 @@ pub struct AttentionArgs {
     #[arg(long, allow_hyphen_values = true, default_value_t = 0.002)]
     pub learning_rate: f64,
     /// Number of Adam steps (each on a freshly drawn mini-batch).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 700)]
     pub num_steps: u64,
     /// Sequences per mini-batch.
     #[arg(long, default_value_t = 64)]
