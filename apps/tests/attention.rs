@@ -154,6 +154,28 @@ fn the_same_seeds_give_the_same_run_and_text_output_reports_the_checks() {
     assert!(!s.contains("FAILED"), "{s}");
 }
 
+/// The Hessian-vector check can fail: with a step of 0.5 the differences of gradients are off
+/// by the `ε²` term. The run prints its report (the failing check marked) and ends with status
+/// 1 and an error naming the check.
+#[test]
+fn a_failing_check_fails_the_run() {
+    let mut args = SHORT.to_vec();
+    args[8] = "5"; // --num-steps
+    args.extend(["--hvp-epsilon", "0.5", "--json"]);
+    let out = apps(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Hessian-vector check at update 0 failed"),
+        "{err}"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let run: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let h = &run["hvp_checks"][0];
+    assert_eq!(h["passed"], false, "{h}");
+    assert!(h["relative_difference"].as_f64().unwrap() >= 1e-6, "{h}");
+}
+
 #[test]
 fn bad_settings_fail_before_any_work_with_one_line() {
     for (args, want) in [
@@ -168,6 +190,10 @@ fn bad_settings_fail_before_any_work_with_one_line() {
         (
             &["attention", "--seq-len", "3", "--n-test", "600"],
             "error: --n-test 600: at most half of the 1000 distinct sequences of length 3",
+        ),
+        (
+            &["attention", "--hvp-epsilon", "-1e-5"],
+            "error: --hvp-epsilon -0.00001: must be a finite number > 0",
         ),
         (
             &["attention", "--eval-every", "0"],

@@ -121,6 +121,10 @@ pub struct AttentionArgs {
     /// Skip the gradient and Hessian-vector checks on the tiny configuration.
     #[arg(long)]
     pub no_check: bool,
+    /// Step of the central differences of gradients the Hessian-vector product is checked
+    /// against (a large step shows the check failing: the run then ends with an error).
+    #[arg(long, allow_hyphen_values = true, default_value_t = HVP_EPSILON)]
+    pub hvp_epsilon: f64,
 }
 
 impl AttentionArgs {
@@ -136,6 +140,10 @@ impl AttentionArgs {
         let lr = self.learning_rate;
         if !(lr.is_finite() && lr > 0.0) {
             return Err(format!("--learning-rate {lr}: must be a finite number > 0"));
+        }
+        let e = self.hvp_epsilon;
+        if !(e.is_finite() && e > 0.0) {
+            return Err(format!("--hvp-epsilon {e}: must be a finite number > 0"));
         }
         at_least("--seq-len", self.seq_len as u64, 2)?;
         at_least("--d-model", self.d_model as u64, 1)?;
@@ -420,8 +428,9 @@ pub const TINY: TinyConfig = TinyConfig {
     steps: 30,
 };
 
-/// Step of the central differences of gradients in the Hessian-vector check: small enough
-/// that the `ε²` truncation (~1e-10 here) is below the rounding error of `1e-16·|∇L|/ε`.
+/// Default step of the central differences of gradients in the Hessian-vector check
+/// (`--hvp-epsilon`): the `ε²` truncation and the rounding error `~1e-16·|∇L|/ε` are both
+/// around 1e-10 here.
 pub const HVP_EPSILON: f64 = 1e-5;
 
 /// The Hessian-vector check passes below this relative difference (the course's formula over
@@ -429,7 +438,8 @@ pub const HVP_EPSILON: f64 = 1e-5;
 pub const HVP_TOLERANCE: f64 = 1e-6;
 
 /// Autodiff against central differences on every component, and the Hessian-vector product
-/// against central differences of gradients, for `net` on the batch `(inputs, targets)`.
+/// against central differences of gradients with step `hvp_epsilon`, for `net` on the batch
+/// `(inputs, targets)`. Returns both checks and whether the gradient check passed.
 pub fn check_at(
     update: u64,
     net: &SequenceTransformer<f64>,
@@ -437,6 +447,7 @@ pub fn check_at(
     targets: &[usize],
     len: usize,
     direction_seed: u64,
+    hvp_epsilon: f64,
 ) -> (AutodiffCheck, HvpCheck, bool) {
     let x = ids::<f64>(inputs, len);
     let y = Tensor::<f64>::zeros(&[1]);
@@ -472,17 +483,17 @@ pub fn check_at(
             .flat_map(Tensor::to_vec)
             .collect()
     };
-    let (plus, minus) = (gradient_at(HVP_EPSILON), gradient_at(-HVP_EPSILON));
+    let (plus, minus) = (gradient_at(hvp_epsilon), gradient_at(-hvp_epsilon));
     let numerical: Vec<f64> = plus
         .iter()
         .zip(&minus)
-        .map(|(p, m)| (p - m) / (2.0 * HVP_EPSILON))
+        .map(|(p, m)| (p - m) / (2.0 * hvp_epsilon))
         .collect();
     let rel = relative_difference(&exact, &numerical);
     let hvp_check = HvpCheck {
         update,
         components: exact.len(),
-        epsilon: HVP_EPSILON,
+        epsilon: hvp_epsilon,
         hv_norm: exact.iter().map(|v| v * v).sum::<f64>().sqrt(),
         relative_difference: rel,
         max_abs_difference: exact
@@ -496,12 +507,14 @@ pub fn check_at(
 }
 
 /// The checks on the tiny configuration: at initialization (seed `seed`) and after
-/// [`TinyConfig::steps`] Adam steps on its batch. Returns the gradient checks, the
+/// [`TinyConfig::steps`] Adam steps on its batch, the Hessian-vector products against
+/// differences of gradients with step `hvp_epsilon`. Returns the gradient checks, the
 /// Hessian-vector checks and the names of the failing checks (empty when all pass).
 pub fn tiny_check(
     task: SequenceTask,
     tiny: &TinyConfig,
     seed: u64,
+    hvp_epsilon: f64,
 ) -> (Vec<AutodiffCheck>, Vec<HvpCheck>, Vec<String>) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let net =
@@ -516,7 +529,15 @@ pub fn tiny_check(
     let targets = answers(task, &inputs, tiny.seq_len);
     let (mut grads, mut hvps, mut failed) = (vec![], vec![], vec![]);
     let mut check = |update: u64, net: &SequenceTransformer<f64>| {
-        let (g, h, ok) = check_at(update, net, &inputs, &targets, tiny.seq_len, seed + update);
+        let (g, h, ok) = check_at(
+            update,
+            net,
+            &inputs,
+            &targets,
+            tiny.seq_len,
+            seed + update,
+            hvp_epsilon,
+        );
         if !ok {
             failed.push(format!("gradient check at update {update}"));
         }
@@ -654,7 +675,12 @@ pub fn train_run(ctx: &Context, args: &AttentionArgs) -> Result<RunReport, AppEr
 
     let (mut checks, mut hvp_checks, mut failed) = (vec![], vec![], vec![]);
     if !args.no_check {
-        let (g, h, f) = tiny_check(args.task, &TINY, u64::from(args.init_seed));
+        let (g, h, f) = tiny_check(
+            args.task,
+            &TINY,
+            u64::from(args.init_seed),
+            args.hvp_epsilon,
+        );
         for c in &g {
             ctx.reporter
                 .progress(&format!("tiny check: {}", crate::report::check_line(c)));
@@ -803,7 +829,8 @@ pub fn train_run(ctx: &Context, args: &AttentionArgs) -> Result<RunReport, AppEr
         Ok(report)
     } else {
         ctx.reporter.run(&report);
-        Err(AppError(format!("{run}: {} failed", failed.join(", "))))
+        let failures: Vec<String> = failed.iter().map(|f| format!("{f} failed")).collect();
+        Err(AppError(format!("{run}: {}", failures.join("; "))))
     }
 }
 
