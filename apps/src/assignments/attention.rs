@@ -15,7 +15,7 @@
 //! position right); per-token accuracy is reported beside it.
 //!
 //! The learning rate warms up linearly over the first 5% of the steps, then follows a cosine
-//! decay to zero, which settles the last few errors instead of leaving Adam jittering.
+//! decay to zero (a common schedule for transformers; not tuned beyond the defaults).
 //!
 //! Checks ([`tiny_check`]), on a tiny configuration in f64 (2 blocks, 2 heads, d = 8, sequences
 //! of 4 digits out of 5, 3 sequences), at its initialization and after a few Adam steps:
