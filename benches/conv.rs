@@ -65,7 +65,11 @@ fn benches(c: &mut Criterion<ThreadCpuTime>) {
         group.throughput(Throughput::Elements(flops));
 
         let x = values(&case.images, 1);
-        let x = if case.input_grad { x.to_leaf() } else { x };
+        let x = if case.input_grad {
+            x.to_leaf()
+        } else {
+            x
+        };
         let wt = values(&case.filters, 2).to_leaf();
         let b = values(&[c_out], 3).to_leaf();
         let opts = Conv2dOptions::new().padding(case.padding);

@@ -618,7 +618,8 @@ fn cross_entropy_from_indices_matches_the_direct_formula() {
 
 #[test]
 fn cross_entropy_is_finite_for_huge_logits_and_masked_classes() {
-    let z = Tensor::<f64>::from_vec(vec![1e4, -1e4, 0.0, f64::NEG_INFINITY], &[1, 4]).to_leaf();
+    let z =
+        Tensor::<f64>::from_vec(vec![1e4, -1e4, 0.0, f64::NEG_INFINITY], &[1, 4]).to_leaf();
     let loss = z.cross_entropy_indices(&[0], 1, CrossEntropyOptions::default());
     assert_eq!(loss.item(), 0.0);
     let g = grad(&loss, &[&z], BackwardOptions::default()).remove(0);

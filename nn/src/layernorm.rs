@@ -33,8 +33,12 @@ impl<T: Float> LayerNorm<T> {
     /// Normalizes over trailing axes of `normalized_shape`.
     pub fn new(normalized_shape: &[usize], eps: f64) -> Self {
         LayerNorm {
-            weight: Tensor::ones(normalized_shape).to_leaf().named("weight"),
-            bias: Tensor::zeros(normalized_shape).to_leaf().named("bias"),
+            weight: Tensor::ones(normalized_shape)
+                .to_leaf()
+                .named("weight"),
+            bias: Tensor::zeros(normalized_shape)
+                .to_leaf()
+                .named("bias"),
             eps,
         }
     }

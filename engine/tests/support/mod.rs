@@ -71,7 +71,10 @@ pub fn check_op_all(name: &str, f64_op: Op64<'_>, f32_op: Op32<'_>, inputs: &[Te
     let first = gradcheck(&scalar, inputs, cfg.relative(FIRST_ORDER));
     assert!(first.passed(), "{name}: first order\n{first}");
     let second = gradgradcheck(&scalar, inputs, cfg.relative(SECOND_ORDER));
-    assert!(second.passed(), "{name}: second order\n{second}");
+    assert!(
+        second.passed(),
+        "{name}: second order\n{second}"
+    );
     let jvp = check_jvp(f64_op, inputs, JvpCheckConfig::default());
     assert!(jvp.passed(), "{name}: forward mode\n{jvp}");
 
