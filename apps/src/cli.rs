@@ -94,6 +94,10 @@ pub enum Command {
     All(AllArgs),
     /// A LeNet-style convolutional network on MNIST (not part of `all`).
     Cnn(crate::assignments::cnn::CnnArgs),
+    /// A small transformer sorting (or reversing) digit sequences, with gradient and
+    /// Hessian-vector checks on a tiny configuration.
+    #[command(allow_negative_numbers = true)]
+    Attention(crate::assignments::attention::AttentionArgs),
 }
 
 /// How the initial weights are drawn in the initialization assignment.
@@ -447,6 +451,7 @@ impl Command {
                 at_least("--mini-batch-size", a.mini_batch_size as u64, 1)?;
                 at_least("--n-train", a.n_train as u64, 1)
             }
+            Command::Attention(a) => a.validate(),
             Command::All(_) => Ok(()),
         }
     }
@@ -684,6 +689,30 @@ mod tests {
                 vec!["batchnorm", "--mini-batch-size", "1"],
                 "--mini-batch-size 1: must be at least 2",
             ),
+            (
+                vec!["attention", "--heads", "3"],
+                "--heads 3: must divide --d-model 64",
+            ),
+            (
+                vec!["attention", "--learning-rate", "-0.002"],
+                "--learning-rate -0.002: must be a finite number > 0",
+            ),
+            (
+                vec!["attention", "--seq-len", "1"],
+                "--seq-len 1: must be at least 2",
+            ),
+            (
+                vec!["attention", "--num-steps", "0"],
+                "--num-steps 0: must be at least 1",
+            ),
+            (
+                vec!["attention", "--mini-batch-size", "0"],
+                "--mini-batch-size 0: must be at least 1",
+            ),
+            (
+                vec!["attention", "--seq-len", "2", "--n-test", "60"],
+                "--n-test 60: at most half of the 100 distinct sequences of length 2",
+            ),
         ] {
             let cli = parse(&args).unwrap_or_else(|e| panic!("{args:?} does not parse: {e}"));
             let err = cli.validate().expect_err(&format!("{args:?} was accepted"));
@@ -694,6 +723,7 @@ mod tests {
             vec!["init"],
             vec!["regularization", "--lambd", "0"],
             vec!["optimization", "--beta", "0"],
+            vec!["attention", "--task", "reverse", "--heads", "8"],
         ] {
             parse(&ok).unwrap().validate().unwrap();
         }

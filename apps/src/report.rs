@@ -74,6 +74,41 @@ pub struct AutodiffCheck {
     pub worst: Vec<Component>,
 }
 
+/// A Hessian-vector product of a run's loss (forward-over-reverse, `engine::hvp`) against
+/// central differences of autodiff gradients along the same direction.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HvpCheck {
+    /// The update of the checked network (0-based), before it was applied.
+    pub update: u64,
+    /// Length of the product (all parameters' components).
+    pub components: usize,
+    /// Step ε of the central differences of gradients.
+    pub epsilon: f64,
+    /// ‖H·v‖₂ of the exact product.
+    pub hv_norm: f64,
+    /// Relative difference (the course's formula, all components as one vector).
+    pub relative_difference: f64,
+    /// Largest absolute difference of a component.
+    pub max_abs_difference: f64,
+    /// Whether the relative difference is within the app's tolerance.
+    pub passed: bool,
+}
+
+/// One line describing a Hessian-vector check.
+pub fn hvp_line(c: &HvpCheck) -> String {
+    format!(
+        "Hessian-vector product at update {}: relative difference vs central differences of \
+         gradients (ε = {:e}) {:.2e} (max abs {:.1e}, ‖Hv‖ {:.3}, {} components){}",
+        c.update,
+        c.epsilon,
+        c.relative_difference,
+        c.max_abs_difference,
+        c.hv_norm,
+        c.components,
+        if c.passed { "" } else { " FAILED" }
+    )
+}
+
 /// The result of one training run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunReport {
@@ -93,6 +128,11 @@ pub struct RunReport {
     pub test_acc: Option<f64>,
     /// Autodiff checks at the first and the last iteration.
     pub checks: Vec<AutodiffCheck>,
+    /// Hessian-vector product checks (`apps attention`; empty elsewhere).
+    pub hvp_checks: Vec<HvpCheck>,
+    /// Test accuracy during training, `(iteration or epoch, accuracy)` (empty where the run
+    /// measures it only at the end).
+    pub test_acc_curve: Vec<(u64, f64)>,
     /// Plots written for this run.
     pub plots: Vec<String>,
     /// Wall time of the run in seconds.
@@ -206,6 +246,9 @@ pub fn summary(r: &RunReport) -> String {
     s += &format!(" ({:.2} s)", r.seconds);
     for c in &r.checks {
         s += &format!("\n  {}", check_line(c));
+    }
+    for c in &r.hvp_checks {
+        s += &format!("\n  {}", hvp_line(c));
     }
     for p in &r.plots {
         s += &format!("\n  wrote {p}");
@@ -329,6 +372,8 @@ mod tests {
                     numerical: 0.5000001,
                 }],
             }],
+            hvp_checks: vec![],
+            test_acc_curve: vec![],
             plots: vec![],
             seconds: 1.5,
         }
@@ -344,6 +389,9 @@ mod tests {
         assert_eq!(v["checks"][0]["worst"][0]["param"], "b2");
         assert_eq!(v["checks"][0]["worst"][0]["hand_derived"], 0.5);
         assert_eq!(v["checks"][0]["per_param_vs_numerical"][0][0], "W1");
+        // Runs without them still carry the keys, empty.
+        assert_eq!(v["hvp_checks"], serde_json::json!([]));
+        assert_eq!(v["test_acc_curve"], serde_json::json!([]));
         let mut with_test = sample();
         with_test.test_acc = Some(0.96);
         let v = serde_json::to_value(with_test).unwrap();

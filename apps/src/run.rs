@@ -61,6 +61,7 @@ fn run_command(ctx: &Context, command: &Command) -> Result<(), AppError> {
         Command::Batchnorm(a) => assignments::batchnorm::run(ctx, a).map(drop),
         Command::All(a) => run_all(ctx, a),
         Command::Cnn(a) => assignments::cnn::run(ctx, a).map(drop),
+        Command::Attention(a) => assignments::attention::run(ctx, a).map(drop),
     }
 }
 
@@ -95,6 +96,7 @@ pub fn all_commands(args: &AllArgs) -> Vec<Command> {
     }
     commands.push(parse(&["mnist"]));
     commands.push(parse(&["batchnorm"]));
+    commands.push(parse(&["attention"]));
     commands
 }
 
@@ -128,6 +130,7 @@ mod tests {
                 Command::Batchnorm(_) => "batchnorm",
                 Command::All(_) => "all",
                 Command::Cnn(_) => "cnn",
+                Command::Attention(_) => "attention",
             })
             .collect();
         assert_eq!(
@@ -139,7 +142,8 @@ mod tests {
                 "optimization",
                 "optimization",
                 "mnist",
-                "batchnorm"
+                "batchnorm",
+                "attention"
             ]
         );
         let dir = AllArgs {

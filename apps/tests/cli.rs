@@ -670,10 +670,12 @@ fn every_run_object_has_the_same_documented_fields() {
         "cost_at",
         "costs",
         "data",
+        "hvp_checks",
         "plots",
         "run",
         "seconds",
         "test_acc",
+        "test_acc_curve",
         "train_acc",
         "unit",
     ];

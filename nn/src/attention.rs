@@ -211,13 +211,23 @@ impl<T: Float> TransformerBlock<T> {
     }
 }
 
+impl<T: Float> TransformerBlock<T> {
+    /// The block's output `(m, T, d)` and its attention weights `(m, heads, T, T)` (see
+    /// [`MultiHeadAttention::forward_with_weights`]), for plotting attention maps.
+    #[track_caller]
+    pub fn forward_with_weights(&self, x: &Tensor<T>) -> (Tensor<T>, Tensor<T>) {
+        let (attended, weights) = self.attn.forward_with_weights(&self.ln1.forward(x));
+        let x = x + attended;
+        let hidden = self.fc1.forward(&self.ln2.forward(&x)).gelu();
+        (&x + self.fc2.forward(&hidden), weights)
+    }
+}
+
 impl<T: Float> Module<T> for TransformerBlock<T> {
     /// The block's output `(m, T, d)`.
     #[track_caller]
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        let x = x + self.attn.forward(&self.ln1.forward(x));
-        let hidden = self.fc1.forward(&self.ln2.forward(&x)).gelu();
-        &x + self.fc2.forward(&hidden)
+        self.forward_with_weights(x).0
     }
 
     /// `ln1`, `attn` (`attn.q.weight`, ...), `ln2`, and the MLP's layers under `mlp`

@@ -389,3 +389,22 @@ fn transformer_block_gradients_to_second_order_and_forward_mode() {
     );
     assert!(j.passed(), "{j}");
 }
+
+#[test]
+fn transformer_block_reports_the_attention_weights_of_its_normalized_input() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let block = TransformerBlock::<f64>::new(6, 3, 12, false, &mut rng);
+    let x = t(&[2, 4, 6], 0.7);
+    let (y, w) = block.forward_with_weights(&x);
+    assert_eq!(y.to_vec(), block.forward(&x).to_vec());
+    assert_eq!(w.shape(), &[2, 3, 4, 4]);
+    // The weights are those of the attention layer on the pre-norm input, not on `x`.
+    let (_, direct) = block.attn.forward_with_weights(&block.ln1.forward(&x));
+    assert_eq!(w.to_vec(), direct.to_vec());
+    let (_, raw) = block.attn.forward_with_weights(&x);
+    assert!(max_abs_diff(&w.to_vec(), &raw.to_vec()) > 1e-3);
+    // Each row is a distribution over the positions.
+    for row in w.to_vec().chunks(4) {
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+}

@@ -141,6 +141,8 @@ pub fn train_one(
         train_acc,
         test_acc,
         checks: trained.checks,
+        hvp_checks: vec![],
+        test_acc_curve: vec![],
         plots: vec![],
         seconds: started.elapsed().as_secs_f64(),
     };

@@ -263,6 +263,7 @@ pub fn train_run(ctx: &Context, data: &Data, args: &CnnArgs) -> Result<RunReport
     let params = net.parameters();
     let mut adam = Adam::new(args.learning_rate);
     let (mut cost_at, mut costs, mut checks) = (vec![], vec![], vec![]);
+    let mut test_acc_curve = vec![];
     let batches_per_epoch = m.div_ceil(args.mini_batch_size) as u64;
     let last_update = batches_per_epoch * args.num_epochs - 1;
     let mut update = 0u64;
@@ -289,6 +290,7 @@ pub fn train_run(ctx: &Context, data: &Data, args: &CnnArgs) -> Result<RunReport
         cost_at.push(epoch + 1);
         costs.push(mean);
         let test_acc = model::accuracy(&predict(&net, &tx), &tlabels);
+        test_acc_curve.push((epoch + 1, test_acc));
         ctx.reporter.progress(&format!(
             "{run}: epoch {} mean cost {mean:.6}, test accuracy {test_acc:.4} ({:.1} s)",
             epoch + 1,
@@ -327,6 +329,8 @@ pub fn train_run(ctx: &Context, data: &Data, args: &CnnArgs) -> Result<RunReport
         train_acc,
         test_acc: Some(test_acc),
         checks,
+        hvp_checks: vec![],
+        test_acc_curve,
         plots,
         seconds: started.elapsed().as_secs_f64(),
     })

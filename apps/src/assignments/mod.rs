@@ -2,6 +2,7 @@
 //! line, and smaller functions (one training run, one check) that tests call with shortened
 //! iteration counts.
 
+pub mod attention;
 pub mod batchnorm;
 pub mod cnn;
 pub mod gradcheck;
@@ -187,6 +188,8 @@ pub fn finish_run(
         train_acc,
         test_acc,
         checks: trained.checks,
+        hvp_checks: vec![],
+        test_acc_curve: vec![],
         plots,
         seconds: started.elapsed().as_secs_f64(),
     })
