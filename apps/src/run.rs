@@ -96,6 +96,7 @@ pub fn all_commands(args: &AllArgs) -> Vec<Command> {
     }
     commands.push(parse(&["mnist"]));
     commands.push(parse(&["batchnorm"]));
+    commands.push(parse(&["cnn"]));
     commands.push(parse(&["attention"]));
     commands
 }
@@ -143,6 +144,7 @@ mod tests {
                 "optimization",
                 "mnist",
                 "batchnorm",
+                "cnn",
                 "attention"
             ]
         );
