@@ -237,6 +237,14 @@ pub fn rows() -> Vec<Row> {
             .reference(|x| r::zip(&x[0], &x[1], f64::max)),
         row("minimum", f!(|v| v[0].minimum(&v[1])), pairs(Real, Real))
             .reference(|x| r::zip(&x[0], &x[1], f64::min)),
+        // A constant operand larger than the input: the input's tangent must be broadcast to
+        // the output's shape in forward mode.
+        row(
+            "add a larger constant",
+            f!(|v| &v[0] + &Tensor::ones(&[3, 4])),
+            vec![s(&[(&[4], Real)]), s(&[(&[], Real)]), s(&[(&[3, 1], Real)])],
+        )
+        .reference(|x| r::zip(&x[0], &Arr::from_fn(&[3, 4], |_| 1.0), |a, b| a + b)),
         row(
             "where",
             f!(|v| Tensor::where_mask(
