@@ -209,7 +209,8 @@ mod tests {
             .zip(x)
             .map(|(d, v)| d * (v - mu) * -0.5 * (var + eps).powf(-1.5))
             .sum(); // dL/dσ²
-                    // dL/dμ; its dσ² term vanishes, as Σ (x_i - μ) = 0.
+
+        // dL/dμ: its dL/dσ² term vanishes, as Σ (x_i - μ) = 0.
         let dmu: f64 = dx_hat.iter().map(|d| d * -inv_std).sum();
         let dx = dx_hat
             .iter()

@@ -7,8 +7,8 @@
 //! per element, row-major (element-wise dropout, PyTorch's `Dropout`, not `Dropout2d`).
 //! The mask is a constant held by the graph's multiplication node, so the backward pass applies
 //! the same mask: `dA = (dA_out ⊙ D) / keep_prob`, as the course's
-//! `backward_propagation_with_dropout`. In evaluation
-//! mode, and when `keep_prob ≥ 1` (where the course's code draws nothing), it is the identity.
+//! `backward_propagation_with_dropout`. In evaluation mode, and when `keep_prob ≥ 1` (where the
+//! course's code draws nothing), it is the identity.
 
 use std::sync::{Arc, Mutex};
 
