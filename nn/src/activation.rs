@@ -20,7 +20,7 @@ use crate::module::{Module, Visitor};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
-    /// `max(0, z)` (6.22).
+    /// `max(0, z)`.
     Relu,
     /// `z` where positive, `slope · z` elsewhere.
     LeakyRelu(f64),

@@ -1,22 +1,23 @@
 //! Batch normalization, per feature over the examples of a batch.
 //!
 //! Examples are columns, so the statistics of feature `j` are taken along row `j` (axis 1).
-//! Training mode, for a batch of `m` examples (6.32):
+//! Training mode, for a batch of `m` examples:
 //!
 //! ```text
-//! μ = 1/m Σ x_i                      (6.32a)
-//! σ² = 1/m Σ (x_i - μ)²              (6.32b)
-//! x̂_i = (x_i - μ) / sqrt(σ² + ε)     (6.32c)
-//! y_i = γ x̂_i + β                    (6.32d)
+//! μ = 1/m Σ x_i                      batch mean
+//! σ² = 1/m Σ (x_i - μ)²              batch variance (biased)
+//! x̂_i = (x_i - μ) / sqrt(σ² + ε)     normalize
+//! y_i = γ x̂_i + β                    scale and shift
 //! ```
 //!
-//! composed of engine operations, so autodiff yields (6.33)-(6.38) (a test compares them with a
-//! hand implementation of those equations). Running estimates for inference follow (6.41):
+//! composed of engine operations, so autodiff yields the batch-norm backward pass (a test
+//! compares it with the gradients of `β`, `γ`, `x̂`, `σ²`, `μ` and `x` derived by hand).
+//! Running estimates for inference are exponential moving averages:
 //! `mean_running := momentum · mean_running + (1 - momentum) · μ`, and likewise for the variance
-//! with each batch's unbiased `m/(m-1) σ²` (6.40), so that evaluation mode computes (6.42):
-//! `y = γ (x - E[x]) / sqrt(Var[x] + ε) + β`.
+//! with each batch's unbiased `m/(m-1) σ²`, so that evaluation mode computes
+//! `y = γ (x - E[x]) / sqrt(Var[x] + ε) + β` with the running estimates as `E[x]` and `Var[x]`.
 //!
-//! `momentum` is the seed's: the weight of the old estimate (0.9 keeps 90 %). PyTorch's
+//! `momentum` is the course's: the weight of the old estimate (0.9 keeps 90 %). PyTorch's
 //! `momentum` argument is the weight of the new batch, i.e. `1 - momentum` here.
 
 use engine::{no_grad, Float, Tensor};
@@ -34,7 +35,7 @@ use crate::module::{Mode, Module, ParamKind, Visitor};
 /// let y = bn.forward(&x); // each row now has mean 0 and variance ≈ 1
 /// let row0 = &y.to_vec2()[0];
 /// assert!(row0.iter().sum::<f64>().abs() < 1e-12);
-/// bn.set_training(false); // now uses the running estimates (6.42)
+/// bn.set_training(false); // now normalizes with the running estimates
 /// assert_eq!(bn.forward(&x).shape(), &[2, 3]);
 /// ```
 pub struct BatchNorm<T: Float> {
@@ -50,7 +51,7 @@ pub struct BatchNorm<T: Float> {
 }
 
 impl<T: Float> BatchNorm<T> {
-    /// Batch normalization for `n_features` features with `ε = eps` and the seed's `momentum`
+    /// Batch normalization for `n_features` features with `ε = eps` and the course's `momentum`
     /// (the weight of the old running estimate, e.g. 0.9). Running mean starts at 0, running
     /// variance at 1.
     #[track_caller]
@@ -80,12 +81,14 @@ impl<T: Float> BatchNorm<T> {
         self.gamma.shape()[0]
     }
 
-    /// The running mean `E[x]` (6.39), shape `(n_features, 1)`.
+    /// The running mean, the estimate of `E[x]` used in evaluation mode, shape
+    /// `(n_features, 1)`.
     pub fn running_mean(&self) -> Tensor<T> {
         self.running_mean.clone()
     }
 
-    /// The running variance `Var[x]` (6.40), shape `(n_features, 1)`.
+    /// The running (unbiased) variance, the estimate of `Var[x]` used in evaluation mode,
+    /// shape `(n_features, 1)`.
     pub fn running_var(&self) -> Tensor<T> {
         self.running_var.clone()
     }
@@ -95,7 +98,7 @@ impl<T: Float> BatchNorm<T> {
         self.eps
     }
 
-    /// The seed's momentum (weight of the old estimate).
+    /// The momentum of the running estimates (weight of the old estimate, as in the course).
     pub fn momentum(&self) -> f64 {
         self.momentum
     }
@@ -105,7 +108,8 @@ impl<T: Float> BatchNorm<T> {
         self.mode.is_training()
     }
 
-    /// Folds a batch's mean and biased variance into the running estimates (6.40), (6.41).
+    /// Folds a batch's mean and biased variance into the running estimates (moving averages,
+    /// the variance made unbiased by `m/(m-1)` first).
     /// A one-example batch has no unbiased variance: only the mean is updated then.
     fn update_running(&self, mean: &[T], biased_var: &[T], m: usize) {
         let momentum = T::from_f64(self.momentum);
@@ -148,11 +152,11 @@ impl<T: Float> Module<T> for BatchNorm<T> {
             "BatchNorm::forward: empty batch (shape {:?}): training needs at least one example",
             x.shape()
         );
-        let mean = x.mean_axis(1, true); // (6.32a)
+        let mean = x.mean_axis(1, true); // batch mean μ
         let centered = x - &mean;
-        let var = centered.square().mean_axis(1, true); // (6.32b)
-        let x_hat = centered / (&var + eps).sqrt(); // (6.32c)
-        let y = &self.gamma * x_hat + &self.beta; // (6.32d)
+        let var = centered.square().mean_axis(1, true); // biased batch variance σ²
+        let x_hat = centered / (&var + eps).sqrt(); // normalized x̂
+        let y = &self.gamma * x_hat + &self.beta; // scaled and shifted
         no_grad(|| self.update_running(&mean.to_vec(), &var.to_vec(), m));
         y
     }
@@ -188,7 +192,8 @@ mod tests {
             .collect()
     }
 
-    /// Equations (6.33)-(6.38) written out for one feature row, as the seed derives them.
+    /// The batch-norm backward pass written out by hand for one feature row, by the chain rule
+    /// through `y`, `x̂`, `σ²` and `μ` as the course derives it.
     /// Returns (dx, dgamma, dbeta) for upstream gradient `dy`.
     fn hand_backward(x: &[f64], dy: &[f64], gamma: f64, eps: f64) -> (Vec<f64>, f64, f64) {
         let m = x.len() as f64;
@@ -196,20 +201,22 @@ mod tests {
         let var = x.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / m;
         let inv_std = 1.0 / (var + eps).sqrt();
         let x_hat: Vec<f64> = x.iter().map(|v| (v - mu) * inv_std).collect();
-        let dbeta: f64 = dy.iter().sum(); // (6.33)
-        let dgamma: f64 = dy.iter().zip(&x_hat).map(|(d, h)| d * h).sum(); // (6.34)
-        let dx_hat: Vec<f64> = dy.iter().map(|d| d * gamma).collect(); // (6.35)
+        let dbeta: f64 = dy.iter().sum(); // dL/dβ
+        let dgamma: f64 = dy.iter().zip(&x_hat).map(|(d, h)| d * h).sum(); // dL/dγ
+        let dx_hat: Vec<f64> = dy.iter().map(|d| d * gamma).collect(); // dL/dx̂
         let dvar: f64 = dx_hat
             .iter()
             .zip(x)
             .map(|(d, v)| d * (v - mu) * -0.5 * (var + eps).powf(-1.5))
-            .sum(); // (6.36)
-        let dmu: f64 = dx_hat.iter().map(|d| d * -inv_std).sum(); // (6.37)
+            .sum(); // dL/dσ²
+
+        // dL/dμ: its dL/dσ² term vanishes, as Σ (x_i - μ) = 0.
+        let dmu: f64 = dx_hat.iter().map(|d| d * -inv_std).sum();
         let dx = dx_hat
             .iter()
             .zip(x)
             .map(|(d, v)| d * inv_std + dvar * 2.0 / m * (v - mu) + dmu / m)
-            .collect(); // (6.38)
+            .collect(); // dL/dx
         (dx, dgamma, dbeta)
     }
 
@@ -305,7 +312,7 @@ mod tests {
         assert_eq!(bn.running_mean().to_vec(), [0.75 * 0.5 + 0.25 * 4.0]);
         let expected_var = 0.75 * 1.25 + 0.25 * (32.0 / 3.0);
         assert!((bn.running_var().to_vec()[0] - expected_var).abs() < 1e-15);
-        // Evaluation uses them (6.42) and leaves them alone.
+        // Evaluation normalizes with them and leaves them alone.
         bn.set_training(false);
         let y = bn.forward(&Tensor::from_vec(vec![1.375], &[1, 1])).to_vec()[0];
         assert!((y - (1.375 - 1.375) / expected_var.sqrt()).abs() < 1e-15);

@@ -1,6 +1,6 @@
-//! Data utilities, columns being examples throughout: mini-batches shuffled every epoch
-//! (section 6.5.2), standardization fitted on the training set (6.30), stratified
-//! train/validation/test splits (6.2.2) and k-fold cross-validation (6.2.3).
+//! Data utilities, columns being examples throughout: mini-batches shuffled every epoch (as the
+//! course's `random_mini_batches`), per-feature standardization fitted on the training set,
+//! stratified train/validation/test splits and k-fold cross-validation.
 //!
 //! Splits and folds are index lists: select the columns with [`take_columns`].
 
@@ -50,14 +50,14 @@ pub struct Batch<T: Float> {
 }
 
 /// A data set split into mini-batches of `batch_size` examples, the last batch keeping the
-/// remainder (section 6.5.2 and the seed's `random_mini_batches`).
+/// remainder (the course's `random_mini_batches`).
 ///
 /// Internally the data is kept example-major (one contiguous row per example, transposed once
 /// in [`MiniBatches::new`]), so that an epoch never copies the whole data set: a batch of
 /// shuffled examples is gathered, a contiguous row per example, into a buffer reused from batch
 /// to batch, and handed out as its transposed view `(n_features, batch)`; batches in order are
-/// views of the data without any copy. The values and their order are exactly the seed's
-/// `shuffled_X = X[:, permutation]` followed by slicing.
+/// views of the data without any copy. The values and their order are exactly those of the
+/// course's `random_mini_batches`: `shuffled_X = X[:, permutation]` followed by slicing.
 ///
 /// ```
 /// use engine::Tensor;
@@ -184,7 +184,7 @@ impl<T: Float> MiniBatches<T> {
         &self.y
     }
 
-    /// One epoch in the order of `sampler.permutation(m)`: the seed's
+    /// One epoch in the order of `sampler.permutation(m)`: the course's
     /// `permutation = list(np.random.permutation(m))` followed by slicing.
     pub fn shuffled<S: Sampler + ?Sized>(&self, sampler: &mut S) -> Epoch<'_, T> {
         let order = sampler.permutation(self.num_examples());
@@ -305,8 +305,9 @@ impl<T: Float> Iterator for Epoch<'_, T> {
 
 impl<T: Float> ExactSizeIterator for Epoch<'_, T> {}
 
-/// Per-feature standardization (6.30): `z = (x - μ) / s` with the mean (6.30b) and the
-/// population standard deviation (6.30c) of each feature (row) over the training examples.
+/// Per-feature standardization: `z = (x - μ) / s` with the mean `μ = 1/m Σ x` and the
+/// population standard deviation `s = sqrt(1/m Σ (x - μ)²)` of each feature (row) over the
+/// training examples.
 /// Fit on the training set only, then apply the same `μ` and `s` to validation and test data.
 ///
 /// Features with `s = 0` (constant on the training set) are only centred (divided by 1).
@@ -400,7 +401,7 @@ pub struct Split {
     pub test: Vec<usize>,
 }
 
-/// Stratified train/validation/test split (section 6.2.2): every class is divided in the given
+/// Stratified train/validation/test split: every class is divided in the given
 /// proportions (the rest going to test), so each part keeps the class ratios.
 ///
 /// The sizes of the parts are `round(train_fraction · m)` and `round(validation_fraction · m)`
@@ -528,7 +529,7 @@ pub struct Fold {
     pub validation: Vec<usize>,
 }
 
-/// K-fold cross-validation (section 6.2.3): the `m` examples, in the order of
+/// K-fold cross-validation: the `m` examples, in the order of
 /// `sampler.permutation(m)`, are cut into `k` groups of sizes differing by at most one (the
 /// first `m mod k` are one larger); fold `i` validates on group `i` and trains on the others.
 ///
@@ -600,7 +601,8 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    /// A sampler whose permutation is fixed, to check slicing against the seed's code.
+    /// A sampler whose permutation is fixed, to check slicing against the course's
+    /// `random_mini_batches`.
     struct FixedPermutation(Vec<usize>);
 
     impl Sampler for FixedPermutation {
@@ -632,7 +634,7 @@ mod tests {
 
     #[test]
     fn batches_slice_the_permuted_columns_and_keep_the_remainder() {
-        // Seed's random_mini_batches with permutation [4, 0, 6, 2, 5, 1, 3], batch 3:
+        // The course's random_mini_batches with permutation [4, 0, 6, 2, 5, 1, 3], batch 3:
         // columns [4, 0, 6], [2, 5, 1], [3].
         let d = data(7);
         let batches: Vec<Batch<f64>> = d

@@ -6,8 +6,9 @@
 //! Any shape works the same way: images `(m, C, H, W)` and sequences `(m, T, d)` get one draw
 //! per element, row-major (element-wise dropout, PyTorch's `Dropout`, not `Dropout2d`).
 //! The mask is a constant held by the graph's multiplication node, so the backward pass applies
-//! the same mask: `dA = (dA_out ⊙ D) / keep_prob`, the seed's backward dropout. In evaluation
-//! mode, and when `keep_prob ≥ 1` (where the course's code draws nothing), it is the identity.
+//! the same mask: `dA = (dA_out ⊙ D) / keep_prob`, as the course's
+//! `backward_propagation_with_dropout`. In evaluation mode, and when `keep_prob ≥ 1` (where the
+//! course's code draws nothing), it is the identity.
 
 use std::sync::{Arc, Mutex};
 
@@ -210,7 +211,7 @@ mod tests {
         let mask = d.last_mask().unwrap().to_vec();
         let g = x.grad().unwrap().to_vec();
         for k in 0..20 {
-            // The seed's backward dropout: dA = dA * D; dA = dA / keep_prob.
+            // The course's backward_propagation_with_dropout: dA = dA * D; dA = dA / keep_prob.
             assert_eq!(g[k], upstream.to_vec()[k] * mask[k] / 0.7);
         }
         // With the mask fixed, the layer is linear in x: gradcheck through apply_mask.

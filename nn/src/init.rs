@@ -10,13 +10,13 @@
 //! | --- | --- | --- |
 //! | [`Init::Zeros`] | `np.zeros((n_out, n_in))` | course "zeros" |
 //! | [`Init::ScaledNormal`]`(10.0)` | `np.random.randn(n_out, n_in) * 10` | course "random" |
-//! | [`Init::HeNormal`] | `np.random.randn(n_out, n_in) * np.sqrt(2. / n_in)` | course He (6.29) |
+//! | [`Init::HeNormal`] | `np.random.randn(n_out, n_in) * np.sqrt(2. / n_in)` | course He (variance `2 / n_in`) |
 //! | [`Init::NormalFanInScaled`]`(k)` | `np.random.randn(n_out, n_in) * np.sqrt(k / n_in)` | `k = 1`: the course's remark on Xavier |
-//! | [`Init::NormalDivided`]`(0.5)` | `np.random.randn(n_out, n_in) / np.sqrt(0.5 * n_in)` | book 6.9.1 (He, written as a division) |
+//! | [`Init::NormalDivided`]`(0.5)` | `np.random.randn(n_out, n_in) / np.sqrt(0.5 * n_in)` | the course's `regularization_dropout.ipynb` (He, written as a division) |
 //! | [`Init::NormalDivided`]`(1.0)` | `np.random.randn(n_out, n_in) / np.sqrt(n_in)` | course regularization assignment |
-//! | [`Init::XavierNormal`] | `randn * (gain * sqrt(2 / (n_in + n_out)))` | (6.20); gain 4 gives (6.21) |
-//! | [`Init::XavierUniform`] | `U[-a, a]`, `a = gain * sqrt(6 / (n_in + n_out))` | table of 6.4 |
-//! | [`Init::HeUniform`] | `U[-a, a]`, `a = sqrt(6 / n_in)` | table of 6.4 |
+//! | [`Init::XavierNormal`] | `randn * (gain * sqrt(2 / (n_in + n_out)))` | course Xavier for tanh; gain 4: for sigmoid (16x the variance) |
+//! | [`Init::XavierUniform`] | `U[-a, a]`, `a = gain * sqrt(6 / (n_in + n_out))` | the course's table of initializations, uniform column |
+//! | [`Init::HeUniform`] | `U[-a, a]`, `a = sqrt(6 / n_in)` | the course's table of initializations, uniform column |
 //!
 //! `HeNormal` and `NormalDivided(0.5)` have the same distribution (variance `2 / n_in`) but
 //! round differently: `x * sqrt(2/n)` and `x / sqrt(n/2)` differ in the last bit for some `x`.
@@ -34,16 +34,18 @@ pub enum Init {
     Constant(f64),
     /// `randn * c`: the course's "random" initialization is `ScaledNormal(10.0)`.
     ScaledNormal(f64),
-    /// `randn * sqrt(2 / n_in)`: He normal (6.29), exactly the course's
+    /// `randn * sqrt(2 / n_in)`: He normal (variance `2 / n_in`), exactly the course's
     /// `np.random.randn(..) * np.sqrt(2. / layers_dims[l-1])`.
     HeNormal,
     /// `randn * sqrt(k / n_in)`: variance `k / n_in`. `k = 2` equals [`Init::HeNormal`].
     NormalFanInScaled(f64),
-    /// `randn / sqrt(k * n_in)`: variance `1 / (k n_in)`. `k = 0.5` is the book's He
-    /// (its regularization section), `k = 1` the course regularization assignment's.
+    /// `randn / sqrt(k * n_in)`: variance `1 / (k n_in)`. `k = 0.5` is the He initialization of
+    /// the course's `regularization_dropout.ipynb`, `k = 1` the course regularization
+    /// assignment's.
     NormalDivided(f64),
-    /// `randn * (gain * sqrt(2 / (n_in + n_out)))`: Xavier normal, variance (6.20) times
-    /// `gain²`. Gain 1 for tanh, gain 4 for sigmoid (16x the variance, (6.21)).
+    /// `randn * (gain * sqrt(2 / (n_in + n_out)))`: Xavier normal, variance
+    /// `2 / (n_in + n_out)` times `gain²`. Gain 1 for tanh, gain 4 for sigmoid (16x the
+    /// variance, since the sigmoid's slope at 0 is 1/4).
     XavierNormal {
         /// 1 for tanh, 4 for sigmoid.
         gain: f64,
@@ -66,9 +68,9 @@ pub enum Init {
 }
 
 impl Init {
-    /// Xavier normal for tanh layers: variance `2 / (n_in + n_out)` (6.20).
+    /// Xavier normal for tanh layers: variance `2 / (n_in + n_out)`.
     pub const XAVIER_NORMAL_TANH: Init = Init::XavierNormal { gain: 1.0 };
-    /// Xavier normal for sigmoid layers: variance `16 · 2 / (n_in + n_out)` (6.21).
+    /// Xavier normal for sigmoid layers: variance `16 · 2 / (n_in + n_out)`.
     pub const XAVIER_NORMAL_SIGMOID: Init = Init::XavierNormal { gain: 4.0 };
     /// Xavier uniform for tanh layers: bound `sqrt(6 / (n_in + n_out))`.
     pub const XAVIER_UNIFORM_TANH: Init = Init::XavierUniform { gain: 1.0 };
@@ -159,7 +161,7 @@ impl Init {
     }
 
     /// The variance of the distribution each element is drawn from (0 for the constants), as
-    /// the table of section 6.4 states it.
+    /// the course's table of initializations states it.
     pub fn variance(&self, n_in: usize, n_out: usize) -> f64 {
         let n_in = n_in as f64;
         let fans = n_in + n_out as f64;

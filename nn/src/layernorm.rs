@@ -73,7 +73,7 @@ impl<T: Float> Module<T> for LayerNorm<T> {
 /// Batch normalization per channel of images `(m, C, H, W)`: statistics over the batch and
 /// both spatial axes. Training mode normalizes with the batch mean and biased variance and
 /// folds them into running estimates, `running := momentum · running + (1 - momentum) · batch`
-/// with the unbiased variance (the seed's convention: `momentum` weighs the old estimate, so
+/// with the unbiased variance (the course's convention: `momentum` weighs the old estimate, so
 /// PyTorch's `momentum = 0.1` is 0.9 here); evaluation mode uses the running estimates.
 pub struct BatchNorm2d<T: Float> {
     /// Scale `γ` per channel `(C,)`, starts at 1.

@@ -1,8 +1,8 @@
 //! Costs for training: the engine's losses from logits with the course's layout fixed (classes
-//! along axis 0, examples along axis 1), and the weight penalties (6.11), (6.12).
+//! along axis 0, examples along axis 1), and the L2 and L1 weight penalties.
 //!
-//! All losses average over the examples: `J = 1/m Σ L(ŷ⁽ⁱ⁾, y⁽ⁱ⁾)` (6.9). Add a penalty to
-//! get the regularized cost (6.12):
+//! All losses average over the examples: `J = 1/m Σ L(ŷ⁽ⁱ⁾, y⁽ⁱ⁾)`. Add a penalty to get the
+//! regularized cost `J + λ/(2m) Σ_l ‖W[l]‖²_F`:
 //!
 //! ```
 //! use engine::Tensor;
@@ -24,7 +24,7 @@ use crate::module::{Param, ParamKind};
 
 pub use engine::loss::{binary_cross_entropy, softmax_cross_entropy_indices};
 
-/// Mean binary cross-entropy (6.9) of logits `z` (shape `(1, m)`, before the sigmoid) against
+/// Mean binary cross-entropy of logits `z` (shape `(1, m)`, before the sigmoid) against
 /// labels in `[0, 1]`: `-1/m Σ (y log σ(z) + (1-y) log(1-σ(z)))`, computed from the logits so it
 /// stays finite where `σ(z)` rounds to 0 or 1. Its gradient with respect to `z` is
 /// `(σ(z) - y) / m`, the course's `dZ[L]`.
@@ -47,7 +47,7 @@ pub fn mse<T: Float>(predictions: &Tensor<T>, targets: &Tensor<T>) -> Tensor<T> 
 }
 
 /// `Σ_l f(W[l])` over the weights in `params`, left to right (biases and other parameters are
-/// skipped, as the seeds sum over `W` only).
+/// skipped, as the course's penalties sum over `W` only).
 fn sum_over_weights<T: Float>(
     params: &[Param<T>],
     per_weight: impl Fn(&Tensor<T>) -> Tensor<T>,
@@ -74,11 +74,13 @@ pub fn squared_weights<T: Float>(params: &[Param<T>]) -> Tensor<T> {
     sum_over_weights(params, |w| w.square().sum())
 }
 
-/// The L2 penalty of (6.12), `λ/(2m) Σ_l ‖W[l]‖²_F`, over the weights in `params` only.
+/// The L2 penalty `λ/(2m) Σ_l ‖W[l]‖²_F` (squared Frobenius norms), over the weights in
+/// `params` only.
 ///
 /// Evaluated as the course's `compute_cost_with_regularization`:
 /// `(1./m) * (lambd/2) * (np.sum(np.square(W1)) + np.sum(np.square(W2)) + ...)`, the scalar
-/// `(1/m)·(λ/2)` first, then one multiplication. Its gradient is `λ/m · W` (6.13), computed as
+/// `(1/m)·(λ/2)` first, then one multiplication. Its gradient is `λ/m · W` (the term the
+/// course's `backward_propagation_with_regularization` adds to `dW`), computed as
 /// `2·((1/m)·(λ/2))·W`; see [`squared_weights`] for the other rounding.
 #[track_caller]
 pub fn l2_penalty<T: Float>(params: &[Param<T>], lambd: f64, m: usize) -> Tensor<T> {
@@ -87,8 +89,9 @@ pub fn l2_penalty<T: Float>(params: &[Param<T>], lambd: f64, m: usize) -> Tensor
     squared_weights(params) * factor
 }
 
-/// The L1 penalty of (6.11), `λ/(2m) Σ_l ‖W[l]‖₁` (the sum of absolute values), over the weights
-/// only, evaluated in the same order as [`l2_penalty`]. Its gradient is `λ/(2m) · sign(W)`.
+/// The L1 penalty as the course writes it, `λ/(2m) Σ_l ‖W[l]‖₁` (the sum of absolute values,
+/// scaled like the L2 penalty), over the weights only, evaluated in the same order as
+/// [`l2_penalty`]. Its gradient is `λ/(2m) · sign(W)`.
 #[track_caller]
 pub fn l1_penalty<T: Float>(params: &[Param<T>], lambd: f64, m: usize) -> Tensor<T> {
     assert!(m > 0, "l1_penalty: m (examples) must be positive");
@@ -131,8 +134,9 @@ mod tests {
         assert_eq!(squared_weights::<f64>(&[]).item(), 0.0);
     }
 
-    /// The two roundings of the L2 gradient differ: with λ = 0.1 and m = 211 (the book's
-    /// regularization run), `2·((1/m)·(λ/2))` is one ulp above `λ/m`, while
+    /// The two roundings of the L2 gradient differ: with λ = 0.1 and m = 211 (the regularization
+    /// run of the course's `regularization_dropout.ipynb`), `2·((1/m)·(λ/2))` is one ulp above
+    /// `λ/m`, while
     /// `squared_weights · (λ/2m)` gives `λ/m` rounded once, the course notebook's factor.
     #[test]
     fn scaling_squared_weights_once_gives_the_notebooks_gradient_factor() {

@@ -51,9 +51,9 @@ impl Schedule for Constant {
     }
 }
 
-/// (6.50): `α = α0 / (1 + decay_rate · epoch_num)`. With `interval > 1` the epoch number is
-/// counted in whole intervals, `α0 / (1 + decay_rate · floor(epoch / interval))`, the course's
-/// `schedule_lr_decay` (which decays in steps instead of every epoch).
+/// Inverse-time decay: `α = α0 / (1 + decay_rate · epoch_num)`. With `interval > 1` the epoch
+/// number is counted in whole intervals, `α0 / (1 + decay_rate · floor(epoch / interval))`, the
+/// course's `schedule_lr_decay` (which decays in steps instead of every epoch).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InverseTimeDecay {
     /// `α0`.
@@ -65,7 +65,7 @@ pub struct InverseTimeDecay {
 }
 
 impl InverseTimeDecay {
-    /// (6.50), decaying every epoch.
+    /// Inverse-time decay, decaying every epoch.
     pub fn new(initial: f64, decay_rate: f64) -> Self {
         InverseTimeDecay {
             initial,
@@ -93,17 +93,17 @@ impl Schedule for InverseTimeDecay {
     }
 }
 
-/// (6.51): `α = base^epoch_num · α0`, with `base` 0.95 in the seed.
+/// Exponential decay: `α = base^epoch_num · α0`, with `base` 0.95 in the course's formula.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExponentialDecay {
     /// `α0`.
     pub initial: f64,
-    /// The base (0.95 in (6.51)).
+    /// The base (0.95 in the course's formula).
     pub base: f64,
 }
 
 impl ExponentialDecay {
-    /// (6.51) as the seed writes it: base 0.95.
+    /// Exponential decay as the course writes it: base 0.95.
     pub fn new(initial: f64) -> Self {
         ExponentialDecay {
             initial,
@@ -124,8 +124,8 @@ impl Schedule for ExponentialDecay {
     }
 }
 
-/// (6.52): `α = k / sqrt(epoch_num) · α0`. The formula is undefined at epoch 0, which is
-/// therefore treated as epoch 1 (`α = k α0`).
+/// Inverse-square-root decay: `α = k / sqrt(epoch_num) · α0`. The formula is undefined at
+/// epoch 0, which is therefore treated as epoch 1 (`α = k α0`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InverseSqrtDecay {
     /// `α0`.
@@ -135,7 +135,7 @@ pub struct InverseSqrtDecay {
 }
 
 impl InverseSqrtDecay {
-    /// (6.52) with constant `k`.
+    /// Inverse-square-root decay with constant `k`.
     pub fn new(initial: f64, k: f64) -> Self {
         InverseSqrtDecay { initial, k }
     }

@@ -1,6 +1,6 @@
-//! A small mini-batch training loop (section 6.5.2's algorithm) with cost history, an optional
-//! learning-rate schedule, an evaluation hook and per-batch and per-epoch hooks. It is a
-//! convenience: the loop it runs is the one a user writes by hand,
+//! A small mini-batch training loop (one optimizer step per mini-batch, epoch after epoch) with
+//! cost history, an optional learning-rate schedule, an evaluation hook and per-batch and
+//! per-epoch hooks. It is a convenience: the loop it runs is the one a user writes by hand,
 //!
 //! ```text
 //! for epoch in 0..epochs {
@@ -32,7 +32,7 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// The learning rate used during the epoch.
     pub learning_rate: f64,
-    /// The cost of the epoch's last mini-batch (what the seed's code prints).
+    /// The cost of the epoch's last mini-batch (what the course's `model` prints).
     pub last_batch_cost: f64,
     /// The costs of all mini-batches averaged with their sizes as weights.
     pub mean_cost: f64,
@@ -164,7 +164,7 @@ impl<'a, T: Float> Trainer<'a, T> {
 
     /// Orders every epoch by `order(epoch, m)`, which must return a permutation of `0..m`
     /// (e.g. reseed a NumPy-compatible generator with `10 + epoch + 1` and draw its
-    /// permutation, as the seed's loop does).
+    /// permutation, as the course's `model` does through `random_mini_batches`).
     pub fn shuffle_by(mut self, order: impl FnMut(usize, usize) -> Vec<usize> + 'a) -> Self {
         self.order = Some(Box::new(order));
         self

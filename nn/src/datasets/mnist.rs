@@ -16,7 +16,7 @@ use super::{read_maybe_gzip, DataError, DataErrorKind, Location};
 /// Number of digit classes.
 pub const CLASSES: usize = 10;
 
-/// The course's pixel scaling: `[0, 255]` to `[0.01, 1.0]`, computed as the seed does
+/// The course's pixel scaling: `[0, 255]` to `[0.01, 1.0]`, computed as the course's code does
 /// (`x * fac + 0.01` with `fac = 0.99 / 255`), so the doubles are the same.
 pub fn scale_pixel(value: u8) -> f64 {
     let fac = 0.99 / 255.0;

@@ -1,11 +1,12 @@
-//! Adam (6.49): momentum and RMSProp combined, with bias correction (6.45).
+//! Adam: momentum and RMSProp combined, with both moving averages bias-corrected
+//! (divided by `1 - β^t`).
 
 use engine::Float;
 
 use super::{impl_optimizer, update_elements, EpsilonPlacement, ParamGroup, ParamState};
 use crate::module::Param;
 
-/// Adam (6.49), as the seed's `update_parameters_with_adam`, on step `t = 1, 2, ...`:
+/// Adam, as the course's `update_parameters_with_adam`, on step `t = 1, 2, ...`:
 ///
 /// ```text
 /// v := β1 v + (1 - β1) dW          v_corrected = v / (1 - β1^t)
@@ -41,7 +42,8 @@ pub struct Adam<T: Float> {
     pub beta2: f64,
     /// ε (1e-8).
     pub epsilon: f64,
-    /// Where ε is added (inside the square root by default, as (6.49)).
+    /// Where ε is added (inside the square root by default, as in the course's
+    /// `update_parameters_with_adam`).
     pub epsilon_placement: EpsilonPlacement,
     /// Weight-decay coefficient added to weights' gradients (0 for none).
     pub weight_decay: f64,
@@ -53,9 +55,9 @@ pub struct Adam<T: Float> {
 }
 
 impl<T: Float> Adam<T> {
-    /// Adam with learning rate α and the seed's typical hyperparameters β1 = 0.9,
-    /// β2 = 0.999, ε = 1e-8 (the seed writes "10E-8"; its code uses 1e-8). Panics unless α
-    /// is finite and `>= 0`.
+    /// Adam with learning rate α and the course's typical hyperparameters β1 = 0.9,
+    /// β2 = 0.999, ε = 1e-8 (the course's text writes "10E-8"; its code uses 1e-8). Panics
+    /// unless α is finite and `>= 0`.
     #[track_caller]
     pub fn new(learning_rate: f64) -> Self {
         super::check_learning_rate("Adam::new", learning_rate);
@@ -93,7 +95,8 @@ impl<T: Float> Adam<T> {
         self.state.get(param, 1)
     }
 
-    /// Step `t` (already counted) of (6.49) on every parameter with a gradient.
+    /// Adam's step `t` (already counted) on every parameter with a gradient: update the moving
+    /// averages, bias-correct them, step.
     #[track_caller]
     fn update(&mut self, params: &[Param<T>]) {
         let t = self.t as f64;
@@ -146,7 +149,7 @@ mod tests {
 
     /// Three Adam steps on a 2x2 parameter with the gradients above, lr 0.01, β1 0.9,
     /// β2 0.999. Expected values produced with NumPy 2.4.6 (float64) by a direct transcription
-    /// of the seed's update_parameters_with_adam:
+    /// of the course's update_parameters_with_adam:
     ///   v = b1*v + (1-b1)*g; vc = v/(1-np.power(b1,t)); s = b2*s + (1-b2)*np.power(g,2);
     ///   sc = s/(1-np.power(b2,t)); W = W - lr*vc/np.sqrt(sc+eps)   (or /(np.sqrt(sc)+eps))
     /// and printed with repr(). The arithmetic is the same sequence of IEEE operations, so the

@@ -1,11 +1,12 @@
-//! Plain gradient descent (6.2): `W := W - α dW`, `b := b - α db`.
+//! Plain gradient descent: `W := W - α dW`, `b := b - α db`.
 
 use engine::Float;
 
 use super::{impl_optimizer, update_elements, ParamGroup};
 use crate::module::Param;
 
-/// Gradient descent: `θ := θ - α · dθ` (6.2.a, 6.2.b), the course's `update_parameters`.
+/// Gradient descent: `θ := θ - α · dθ` for weights and biases alike, the course's
+/// `update_parameters`.
 ///
 /// ```
 /// use engine::Tensor;
@@ -42,7 +43,7 @@ impl Gd {
         }
     }
 
-    /// One step of (6.2) on every parameter with a gradient.
+    /// One gradient-descent step on every parameter with a gradient.
     #[track_caller]
     fn update<T: Float>(&mut self, params: &[Param<T>]) {
         let settings = super::Settings {

@@ -17,12 +17,12 @@
 //! # Where things live
 //!
 //! Each optimizer's file (`gd.rs`, `momentum.rs`, `rmsprop.rs`, `adam.rs`, `adamw.rs`) holds its
-//! hyperparameters and its update rule, written for one element as the seed writes the
-//! equation, so a rule can be audited against the seed without reading anything else. This
-//! file holds what they share: the [`Optimizer`] trait, the loop over the parameters that have
-//! a gradient (with weight decay and parameter groups), the per-parameter state buffers and
-//! their export, and the learning-rate and builder methods common to all of them; `clip.rs`
-//! holds gradient clipping.
+//! hyperparameters and its update rule, written for one element with the course's names (`v`,
+//! `s`, `β`, `α`, `ε`), so a rule can be audited against its formula without reading anything
+//! else. This file holds what they share: the [`Optimizer`] trait, the loop over the parameters
+//! that have a gradient (with weight decay and parameter groups), the per-parameter state
+//! buffers and their export, and the learning-rate and builder methods common to all of them;
+//! `clip.rs` holds gradient clipping.
 //!
 //! # Weight decay
 //!

@@ -1,12 +1,12 @@
-//! Gradient descent with momentum (6.47).
+//! Gradient descent with momentum: steps along a moving average of the gradients.
 
 use engine::Float;
 
 use super::{impl_optimizer, update_elements, ParamGroup, ParamState};
 use crate::module::Param;
 
-/// Momentum (6.47): `v := β v + (1 - β) dW`, `W := W - α v`, with `v` starting at zero; the
-/// course's `update_parameters_with_momentum` (an exponentially weighted average (6.46) of the
+/// Momentum: `v := β v + (1 - β) dW`, `W := W - α v`, with `v` starting at zero; the course's
+/// `update_parameters_with_momentum` (`v` is an exponentially weighted average of the
 /// gradients, without bias correction).
 ///
 /// ```
@@ -23,7 +23,7 @@ use crate::module::Param;
 pub struct Momentum<T: Float> {
     /// Learning rate α.
     pub learning_rate: f64,
-    /// β, the weight of the past average (0.9 in the seeds).
+    /// β, the weight of the past average (0.9 in the course's `model`).
     pub beta: f64,
     /// Weight-decay coefficient added to weights' gradients (0 for none).
     pub weight_decay: f64,
@@ -55,7 +55,7 @@ impl<T: Float> Momentum<T> {
         self.state.get(param, 0)
     }
 
-    /// One step of (6.47) on every parameter with a gradient.
+    /// One momentum step on every parameter with a gradient.
     #[track_caller]
     fn update(&mut self, params: &[Param<T>]) {
         let beta = T::from_f64(self.beta);

@@ -1,13 +1,13 @@
-//! RMSProp (6.48).
+//! RMSProp: gradient steps divided by the root of a running average of squared gradients.
 
 use engine::Float;
 
 use super::{impl_optimizer, update_elements, EpsilonPlacement, ParamGroup, ParamState};
 use crate::module::Param;
 
-/// RMSProp (6.48): `s := β s + (1 - β) dW²`, `W := W - α dW / sqrt(s + ε)`, with `s` starting
-/// at zero and no bias correction. ε inside the square root as the seed writes it (see
-/// [`EpsilonPlacement`]).
+/// RMSProp: `s := β s + (1 - β) dW²`, `W := W - α dW / sqrt(s + ε)`, with `s` starting at zero
+/// and no bias correction. ε inside the square root, as the course's RMSProp formula has it
+/// (see [`EpsilonPlacement`]).
 ///
 /// ```
 /// use engine::Tensor;
@@ -39,7 +39,8 @@ pub struct RmsProp<T: Float> {
 }
 
 impl<T: Float> RmsProp<T> {
-    /// RMSProp with learning rate α and β; ε = 1e-8 (the seed's "10E-8" as its code uses it).
+    /// RMSProp with learning rate α and β; ε = 1e-8 (the course's text writes "10E-8"; its
+    /// Adam code uses 1e-8).
     /// Panics unless α is finite and `>= 0` and β is in `[0, 1)`.
     #[track_caller]
     pub fn new(learning_rate: f64, beta: f64) -> Self {
@@ -62,7 +63,7 @@ impl<T: Float> RmsProp<T> {
         self.state.get(param, 0)
     }
 
-    /// One step of (6.48) on every parameter with a gradient.
+    /// One RMSProp step on every parameter with a gradient.
     #[track_caller]
     fn update(&mut self, params: &[Param<T>]) {
         let beta = T::from_f64(self.beta);
