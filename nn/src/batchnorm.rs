@@ -300,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn running_estimates_follow_6_41_with_the_unbiased_variance() {
+    fn running_estimates_are_moving_averages_with_the_unbiased_variance() {
         let bn = BatchNorm::<f64>::new(1, 0.0, 0.75);
         // Batch 1: [1, 3] -> μ = 2, σ² = 1, unbiased 2. Running: mean 0.25*2 = 0.5,
         // var 0.75*1 + 0.25*2 = 1.25.

@@ -292,7 +292,7 @@ mod tests {
     use crate::optim::{Adam, Optimizer};
 
     #[test]
-    fn inverse_time_decay_6_50() {
+    fn inverse_time_decay_follows_its_formula() {
         // α0 = 0.5, decay_rate = 1: 0.5, 0.25, 0.5/3, 0.125.
         let s = InverseTimeDecay::new(0.5, 1.0);
         let got: Vec<f64> = (0..4).map(|e| s.learning_rate(e)).collect();
@@ -305,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn exponential_decay_6_51() {
+    fn exponential_decay_follows_its_formula() {
         let s = ExponentialDecay::new(2.0);
         assert_eq!(s.learning_rate(0), 2.0);
         assert!((s.learning_rate(1) - 1.9).abs() < 1e-15);
@@ -315,7 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn inverse_sqrt_decay_6_52() {
+    fn inverse_sqrt_decay_follows_its_formula() {
         let s = InverseSqrtDecay::new(0.1, 2.0);
         assert!((s.learning_rate(0) - 0.2).abs() < 1e-16); // epoch 0 treated as 1
         assert!((s.learning_rate(1) - 0.2).abs() < 1e-16);
