@@ -504,3 +504,45 @@ fn ties_share_the_gradient_evenly() {
     );
     assert_eq!(g[0].to_vec(), vec![0.5, 0.0, 0.5, 0.5, 0.0, 0.5]);
 }
+
+/// At a kink central differences cannot decide the derivative (they average the two one-sided
+/// slopes), so the convention each rule documents is checked here exactly, in both modes:
+/// `relu'(0) = 0` and `abs'(0) = 0` (PyTorch's choices), `leaky_relu'(0) = slope`, and `clamp`
+/// passes the gradient at its bounds.
+#[test]
+fn kinks_take_the_documented_subgradient() {
+    type Unary = fn(&Tensor<f64>) -> Tensor<f64>;
+    let cases: [(&str, Unary, [f64; 5], [f64; 5]); 4] = [
+        (
+            "relu",
+            |x| x.relu(),
+            [-1.0, 0.0, 1.0, -0.0, 2.0],
+            [0.0, 0.0, 1.0, 0.0, 1.0],
+        ),
+        (
+            "abs",
+            |x| x.abs(),
+            [-1.0, 0.0, 1.0, -0.0, 2.0],
+            [-1.0, 0.0, 1.0, 0.0, 1.0],
+        ),
+        (
+            "leaky_relu 0.1",
+            |x| x.leaky_relu(0.1),
+            [-1.0, 0.0, 1.0, -0.0, 2.0],
+            [0.1, 0.1, 1.0, 0.1, 1.0],
+        ),
+        (
+            "clamp -0.5 0.5",
+            |x| x.clamp(-0.5, 0.5),
+            [-0.5, 0.5, 0.0, -1.0, 1.0],
+            [1.0, 1.0, 1.0, 0.0, 0.0],
+        ),
+    ];
+    for (name, f, at, slopes) in cases {
+        let x = Tensor::from_vec(at.to_vec(), &[5]).to_leaf();
+        let g = grad(&f(&x).sum(), &[&x], BackwardOptions::default()).remove(0);
+        assert_eq!(g.to_vec(), slopes, "{name}: reverse mode");
+        let (_, ju) = engine::jvp(|v| f(&v[0]), &[x.detach()], &[Tensor::ones(&[5])]);
+        assert_eq!(ju.to_vec(), slopes, "{name}: forward mode");
+    }
+}
