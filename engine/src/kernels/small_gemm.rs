@@ -274,10 +274,15 @@ unsafe fn columns<T: Lanes>(
             } else {
                 packed.clear();
                 packed.resize(k * nr, T::zero());
-                for (p, row) in packed.chunks_exact_mut(nr).enumerate() {
-                    for (jj, x) in row[..width].iter_mut().enumerate() {
-                        // SAFETY: p < k, j0 + jj < n: an element of B.
-                        *x = unsafe { *b.offset(p as isize * rsb + (j0 + jj) as isize * csb) };
+                // Column by column: a transposed view (a weight gradient's `Aᵀ`) is then read
+                // contiguously.
+                let dst = packed.as_mut_ptr();
+                for jj in 0..width {
+                    let src = b.wrapping_offset((j0 + jj) as isize * csb);
+                    for p in 0..k {
+                        // SAFETY: p < k, j0 + jj < n: an element of B; p·nr + jj < k·nr, the
+                        // length of `packed`.
+                        unsafe { *dst.add(p * nr + jj) = *src.offset(p as isize * rsb) };
                     }
                 }
                 (packed.as_ptr(), nr as isize)
