@@ -8,6 +8,8 @@
 //! gemm arithmetic whatever the blocks), elementwise maps split anywhere (each element is
 //! computed alone), and [`pairwise_sum`] runs its two halves in parallel (the same tree).
 
+mod small_gemm;
+
 use crate::layout::{
     broadcast_shapes, for_each_offset2, for_each_run, for_each_run2, numel_or_panic, Layout, Shape,
 };
@@ -523,6 +525,12 @@ unsafe fn gemm_blocks<T: Float>(
     (rsb, csb): (isize, isize),
     c: *mut T,
 ) {
+    if small_gemm::applies(m, k, n) {
+        // SAFETY: the caller's contract, which is also `small_gemm`'s; `applies` checked that
+        // the processor has what it needs and that k > 0.
+        unsafe { small_gemm::small_gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), c) };
+        return;
+    }
     let flops = m.saturating_mul(k).saturating_mul(n).saturating_mul(2);
     let rows = m >= n;
     let dim = if rows { m } else { n };

@@ -8,7 +8,7 @@
 //! instead of silently differentiating at the new values.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal, StandardUniform};
@@ -41,6 +41,13 @@ pub(crate) struct Inner<T: Float> {
     pub(crate) retains_grad: AtomicBool,
     /// Bumped by every in-place update, so backward can tell that a recorded input changed.
     pub(crate) version: AtomicU64,
+    /// Hooks and the name: made on first use, so the output of an operation (almost never
+    /// hooked or named) is cheap to make and backward checks it with one load.
+    pub(crate) extras: OnceLock<Box<Extras<T>>>,
+}
+
+/// State most tensors never use (see [`Inner::extras`]).
+pub(crate) struct Extras<T: Float> {
     pub(crate) hooks: Mutex<Vec<GradHook<T>>>,
     pub(crate) post_accumulate_hooks: Mutex<Vec<PostAccumulateHook<T>>>,
     pub(crate) name: Mutex<Option<Arc<str>>>,
@@ -76,10 +83,24 @@ impl<T: Float> Tensor<T> {
             grad: Mutex::new(None),
             retains_grad: AtomicBool::new(false),
             version: AtomicU64::new(0),
-            hooks: Mutex::new(Vec::new()),
-            post_accumulate_hooks: Mutex::new(Vec::new()),
-            name: Mutex::new(None),
+            extras: OnceLock::new(),
         }))
+    }
+
+    /// The hooks and name, made empty on first use.
+    pub(crate) fn extras(&self) -> &Extras<T> {
+        self.0.extras.get_or_init(|| {
+            Box::new(Extras {
+                hooks: Mutex::new(Vec::new()),
+                post_accumulate_hooks: Mutex::new(Vec::new()),
+                name: Mutex::new(None),
+            })
+        })
+    }
+
+    /// The hooks and name if any was ever set, without making them.
+    pub(crate) fn extras_if_any(&self) -> Option<&Extras<T>> {
+        self.0.extras.get().map(|e| &**e)
     }
 
     /// A dense constant tensor owning `data`.
@@ -323,7 +344,7 @@ impl<T: Float> Tensor<T> {
 
     /// Gives the tensor a name shown in graph exports and gradient reports (e.g. `"W1"`).
     pub fn set_name(&self, name: &str) {
-        *self.0.name.lock().unwrap() = Some(name.into());
+        *self.extras().name.lock().unwrap() = Some(name.into());
     }
 
     /// Builder form of [`Tensor::set_name`].
@@ -334,7 +355,8 @@ impl<T: Float> Tensor<T> {
 
     /// The tensor's name, if one was set.
     pub fn name(&self) -> Option<Arc<str>> {
-        self.0.name.lock().unwrap().clone()
+        self.extras_if_any()
+            .and_then(|e| e.name.lock().unwrap().clone())
     }
 
     /// Identity used to key gradients; equal for clones of the same handle.

@@ -212,7 +212,8 @@ impl<'a, T: Float> Trainer<'a, T> {
     }
 
     /// Trains `model` on `data` with `optimizer`, minimizing `loss(output, targets, params)`
-    /// mini-batch by mini-batch, and returns the per-epoch history.
+    /// mini-batch by mini-batch, and returns the per-epoch history. The model's parameter list
+    /// (`model.parameters()`) is read once, at the start.
     pub fn fit<M, O>(
         mut self,
         model: &M,
@@ -229,6 +230,9 @@ impl<'a, T: Float> Trainer<'a, T> {
         let mut every = 1usize;
         let mut last_record: Option<EpochRecord> = None;
         let m = data.num_examples();
+        // Once per fit, not per batch: naming the parameters formats strings, a measurable
+        // share of a small network's step.
+        let params = model.parameters();
         for epoch in 0..self.epochs {
             if let Some(schedule) = &self.schedule {
                 optimizer.set_learning_rate(schedule(epoch));
@@ -244,7 +248,6 @@ impl<'a, T: Float> Trainer<'a, T> {
                 if let Some(hook) = &mut self.before_batch {
                     hook(epoch, &batch);
                 }
-                let params = model.parameters();
                 optimizer.zero_grad(&params);
                 let output = model.forward(&batch.x);
                 let cost = loss(&output, &batch.y, &params);

@@ -23,6 +23,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use smallvec::SmallVec;
+
 use crate::autograd::rules::backward_rule;
 use crate::autograd::{observer, set_grad_enabled};
 use crate::tensor::TensorId;
@@ -136,29 +138,64 @@ fn check_output_grad<T: Float>(output: &Tensor<T>, output_grad: &Tensor<T>) {
 /// tensors computed from it (reverse topological order). Iterative: deep graphs cannot overflow
 /// the stack.
 pub(crate) fn reverse_topological<T: Float>(root: &Tensor<T>) -> Vec<Tensor<T>> {
-    let mut order = Vec::new();
-    let mut visited: IdMap<()> = IdMap::default();
+    ordered_graph(root).0
+}
+
+/// No position: an input that does not require gradients, hence not in the ordered graph.
+const NOT_IN_GRAPH: usize = usize::MAX;
+
+/// [`reverse_topological`]'s order, and for each tensor in it the positions of its node's
+/// inputs in that order ([`NOT_IN_GRAPH`] for inputs that need no gradient), so that backward
+/// keeps its pending gradients in a vector indexed by position instead of a map keyed by id.
+fn ordered_graph<T: Float>(root: &Tensor<T>) -> (Vec<Tensor<T>>, Vec<SmallVec<[usize; 2]>>) {
+    // Post-order (inputs first), then reversed; `position` holds post-order indices.
+    let mut post = Vec::new();
+    let mut position: IdMap<usize> = IdMap::default();
     // (tensor, whether its inputs have been pushed)
     let mut stack = vec![(root.clone(), false)];
     while let Some((t, expanded)) = stack.pop() {
         if expanded {
-            order.push(t);
+            position.insert(t.id(), post.len());
+            post.push(t);
             continue;
         }
-        if visited.insert(t.id(), ()).is_some() {
+        if position.contains_key(&t.id()) {
             continue;
         }
+        // Marks the tensor as entered (its final index is set when it is finished).
+        position.insert(t.id(), NOT_IN_GRAPH);
         stack.push((t.clone(), true));
         if let Some(node) = t.node() {
             for input in node.inputs.iter().rev() {
-                if input.requires_grad() && !visited.contains_key(&input.id()) {
+                if input.requires_grad() && !position.contains_key(&input.id()) {
                     stack.push((input.clone(), false));
                 }
             }
         }
     }
-    order.reverse();
-    order
+    let last = post.len().wrapping_sub(1);
+    let inputs = post
+        .iter()
+        .rev()
+        .map(|t| match t.node() {
+            Some(node) => node
+                .inputs
+                .iter()
+                .map(|input| {
+                    if input.requires_grad() {
+                        position
+                            .get(&input.id())
+                            .map_or(NOT_IN_GRAPH, |&p| last - p)
+                    } else {
+                        NOT_IN_GRAPH
+                    }
+                })
+                .collect(),
+            None => SmallVec::new(),
+        })
+        .collect();
+    post.reverse();
+    (post, inputs)
 }
 
 /// The shared traversal. With `capture` empty, leaf gradients are accumulated into `.grad`;
@@ -175,39 +212,44 @@ fn run<T: Float>(
     if !output.requires_grad() {
         return captured;
     }
-    let mut pending: IdMap<Tensor<T>> = IdMap::default();
-    pending.insert(output.id(), output_grad.clone());
+    let (order, input_positions) = ordered_graph(output);
+    // Gradients waiting for their tensor's turn, by position in `order` (the output is first).
+    let mut pending: Vec<Option<Tensor<T>>> = vec![None; order.len()];
+    pending[0] = Some(output_grad.clone());
 
-    for t in reverse_topological(output) {
-        let Some(mut g) = pending.remove(&t.id()) else {
+    for (i, t) in order.iter().enumerate() {
+        let Some(mut g) = pending[i].take() else {
             continue;
         };
-        for hook in t.0.hooks.lock().unwrap().clone() {
-            if let Some(replacement) = hook(&g) {
-                g = replacement;
+        if let Some(extras) = t.extras_if_any() {
+            let hooks = extras.hooks.lock().unwrap().clone();
+            for hook in hooks {
+                if let Some(replacement) = hook(&g) {
+                    g = replacement;
+                }
             }
         }
         if capture.iter().any(|c| c.id() == t.id()) {
             captured.insert(t.id(), g.clone());
         }
         let Some(node) = t.node() else {
-            observer::visited(&t, &g, None);
+            observer::visited(t, &g, None);
             if accumulate && t.requires_grad() {
-                accumulate_grad(&t, g);
-                crate::autograd::hooks::run_post_accumulate_hooks(&t);
+                accumulate_grad(t, g);
+                crate::autograd::hooks::run_post_accumulate_hooks(t);
             }
             continue;
         };
         if accumulate && t.0.retains_grad.load(std::sync::atomic::Ordering::Relaxed) {
-            accumulate_grad(&t, g.clone());
+            accumulate_grad(t, g.clone());
         }
         node.check_inputs_unmodified();
         let input_grads = {
-            let _rule = observer::begin_rule(node, &t, &g);
-            backward_rule(&node.op, &node.inputs, &t, &g)
+            let _rule = observer::begin_rule(node, t, &g);
+            backward_rule(&node.op, &node.inputs, t, &g)
         };
-        observer::visited(&t, &g, Some(&input_grads));
-        for (input, ig) in node.inputs.iter().zip(input_grads) {
+        observer::visited(t, &g, Some(&input_grads));
+        for ((input, ig), &j) in node.inputs.iter().zip(input_grads).zip(&input_positions[i]) {
             let Some(ig) = ig else { continue };
             debug_assert_eq!(
                 ig.shape(),
@@ -215,10 +257,13 @@ fn run<T: Float>(
                 "rule for {} gave a wrongly shaped gradient",
                 node.op.name()
             );
-            pending
-                .entry(input.id())
-                .and_modify(|acc| *acc = &*acc + &ig)
-                .or_insert(ig);
+            if j == NOT_IN_GRAPH {
+                continue;
+            }
+            pending[j] = Some(match pending[j].take() {
+                Some(acc) => &acc + &ig,
+                None => ig,
+            });
         }
     }
     captured

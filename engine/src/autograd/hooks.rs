@@ -65,7 +65,7 @@ impl<T: Float> Tensor<T> {
             "register_post_accumulate_hook: needs a leaf that requires gradients (shape {:?})",
             self.shape()
         );
-        self.0
+        self.extras()
             .post_accumulate_hooks
             .lock()
             .unwrap()
@@ -74,15 +74,20 @@ impl<T: Float> Tensor<T> {
 
     /// Removes every hook registered on this tensor (gradient hooks and post-accumulate hooks).
     pub fn clear_hooks(&self) {
-        self.0.hooks.lock().unwrap().clear();
-        self.0.post_accumulate_hooks.lock().unwrap().clear();
+        if let Some(extras) = self.extras_if_any() {
+            extras.hooks.lock().unwrap().clear();
+            extras.post_accumulate_hooks.lock().unwrap().clear();
+        }
     }
 }
 
 /// Runs `t`'s post-accumulate hooks; called by backward once `t.grad` holds the new total.
 pub(crate) fn run_post_accumulate_hooks<T: Float>(t: &Tensor<T>) {
     // Cloned out of the lock so a hook may register or clear hooks.
-    let hooks = t.0.post_accumulate_hooks.lock().unwrap().clone();
+    let Some(extras) = t.extras_if_any() else {
+        return;
+    };
+    let hooks = extras.post_accumulate_hooks.lock().unwrap().clone();
     for hook in hooks {
         hook(t);
     }

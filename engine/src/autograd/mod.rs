@@ -248,7 +248,7 @@ impl<T: Float> Tensor<T> {
         &self,
         hook: impl Fn(&Tensor<T>) -> Option<Tensor<T>> + Send + Sync + 'static,
     ) {
-        self.0.hooks.lock().unwrap().push(Arc::new(hook));
+        self.extras().hooks.lock().unwrap().push(Arc::new(hook));
     }
 
     /// The graph node that produced this tensor (`None` for leaves and constants).

@@ -641,9 +641,12 @@ fn not_less_half_ties<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
     -a.lt(b) + T::one() - a.eq_mask(b) * T::from_f64(0.5)
 }
 
-/// The constant mask `[not x <= 0]`: `[x > 0]`, and 1 at NaN (relu's gradient mask).
-fn not_le_zero<T: Float>(x: &Tensor<T>) -> Tensor<T> {
-    -x.le_scalar(T::zero()) + T::one()
+/// The constant mask `[not x <= 0]`: `[x > 0]`, and 1 at NaN (relu's gradient mask). One pass
+/// over `x`, the same values as `-x.le_scalar(0) + 1` (the test `relu_mask_is_one_minus_le_zero`
+/// compares them).
+pub(crate) fn not_le_zero<T: Float>(x: &Tensor<T>) -> Tensor<T> {
+    let mask = crate::kernels::map(x, |v| if v <= T::zero() { T::zero() } else { T::one() });
+    Tensor::dense(mask, x.shape())
 }
 
 /// Re-inserts a reduced axis (size 1) into `g` so it broadcasts against the reduction's input.

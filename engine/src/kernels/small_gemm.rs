@@ -1,0 +1,478 @@
+//! A direct kernel for small matrix products, bit-identical to matrixmultiply's fused kernels.
+//!
+//! matrixmultiply packs both operands into aligned panels before every product, about a
+//! microsecond per call: more than the whole product for the course's small networks (a
+//! `[2, 10, 5, 1]` network's step is eight products of at most 15,000 multiply-adds). Below
+//! [`SMALL_GEMM_MADDS`] the engine computes the product here instead.
+//!
+//! What makes the result the same bits: matrixmultiply's AVX-512 and FMA/AVX2 kernels keep one
+//! accumulator per element of `C`, start it at zero and add `a[i, p]·b[p, j]` with one fused
+//! multiply-add per `p`, in increasing `p`, within blocks of [`GEMM_KC`] along `k`; the first
+//! block's sum is stored (`α·acc` with `α = 1`, exact), each later block's is added to `C` with
+//! one rounding (`β = 1`). This kernel does exactly that per element. Elements are independent,
+//! so it is free to vectorize across a row of `C` (or a column: `Cᵀ = Bᵀ·Aᵀ` computes each
+//! element with the same products in the same order, `a·b = b·a` exactly) and to work on
+//! several rows at once, which is where its speed comes from. It runs only where matrixmultiply
+//! uses one of those fused kernels (x86-64 with FMA and AVX2; see [`available`]); elsewhere
+//! every product goes to matrixmultiply, so results never depend on which path ran.
+//! `tests::matches_matrixmultiply_bit_for_bit` compares the two on many shapes and layouts.
+
+use crate::Float;
+
+/// Products of at most this many multiply-adds (`m·k·n`) use [`small_gemm`].
+pub(super) const SMALL_GEMM_MADDS: usize = 1 << 16;
+
+/// matrixmultiply's depth blocking `kc`: 256 for every `f32` and `f64` kernel it has.
+const GEMM_KC: usize = 256;
+
+/// Rows of `C` computed together: `MR × VECS` = 12 independent accumulator chains, enough to
+/// hide the fused multiply-add's latency, in 12 of the 16 vector registers.
+const MR: usize = 6;
+
+/// Whether this processor has what the kernel needs (FMA, AVX2), which is also exactly when
+/// matrixmultiply computes with one of its fused kernels (its AVX-512 kernel on processors
+/// with AVX-512, which all have FMA and AVX2; its FMA/AVX2 kernel otherwise).
+pub(super) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static FUSED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *FUSED.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("avx2")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether a product of this shape goes to [`small_gemm`].
+pub(super) fn applies(m: usize, k: usize, n: usize) -> bool {
+    k > 0 && m.saturating_mul(k).saturating_mul(n) <= SMALL_GEMM_MADDS && available()
+}
+
+/// `C = A·B` into the row-major `m × n` buffer at `c`, `A` `m × k` and `B` `k × n` read
+/// through their strides; bit-identical to matrixmultiply's gemm with `α = 1`, `β = 0` (see
+/// the module documentation).
+///
+/// # Safety
+/// [`available`] must be true (the kernel uses FMA and AVX2 instructions); `k > 0`; every
+/// element `A[i, p]`, `B[p, j]` reachable through the strides must be readable, and `c` valid
+/// for writing `m · n` elements not overlapping `A` or `B`.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn small_gemm<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    (rsa, csa): (isize, isize),
+    b: *const T,
+    (rsb, csb): (isize, isize),
+    c: *mut T,
+) {
+    debug_assert!(available() && k > 0);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the caller's contract; the transposed call reads the same elements (`Bᵀ` is
+    // `n × k` with `B`'s strides swapped) and writes `Cᵀ[j, i]` at `c + j + i·n`, the same
+    // `m · n` elements.
+    unsafe {
+        // Computing Cᵀ instead when that takes fewer tiles (a tie keeps C: fewer values to copy
+        // when B is a transposed view, as in a weight gradient `dZ·Aᵀ`).
+        let nr = if std::mem::size_of::<T>() == 4 { 16 } else { 8 };
+        let tiles = |rows: usize, cols: usize| rows.div_ceil(MR) * cols.div_ceil(nr);
+        if tiles(m, n) <= tiles(n, m) {
+            fused::<T>(m, k, n, a, (rsa, csa), b, (rsb, csb), c, (n as isize, 1));
+        } else {
+            fused::<T>(n, k, m, b, (csb, rsb), a, (csa, rsa), c, (1, n as isize));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (m, k, n, a, rsa, csa, b, rsb, csb, c);
+        unreachable!("small_gemm: not available on this architecture");
+    }
+}
+
+/// The kernel for `f32` or `f64` (the only `Float`s), for any output strides.
+///
+/// # Safety
+/// As [`small_gemm`], with `C` written at `c + i·rsc + j·csc`.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn fused<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    rs_ca: (isize, isize),
+    b: *const T,
+    rs_cb: (isize, isize),
+    c: *mut T,
+    rs_cc: (isize, isize),
+) {
+    use std::any::TypeId;
+    // SAFETY: the caller's contract; the casts are to `T` itself (checked by `TypeId`).
+    unsafe {
+        if TypeId::of::<T>() == TypeId::of::<f64>() {
+            columns::<f64>(m, k, n, a.cast(), rs_ca, b.cast(), rs_cb, c.cast(), rs_cc);
+        } else {
+            assert!(
+                TypeId::of::<T>() == TypeId::of::<f32>(),
+                "small_gemm: f32 or f64"
+            );
+            columns::<f32>(m, k, n, a.cast(), rs_ca, b.cast(), rs_cb, c.cast(), rs_cc);
+        }
+    }
+}
+
+/// A 256-bit vector of `f32` or `f64` lanes and the AVX/FMA instructions the kernel uses.
+#[cfg(target_arch = "x86_64")]
+trait Lanes: Float {
+    /// The vector type.
+    type V: Copy;
+    /// Lanes per vector.
+    const W: usize;
+    /// # Safety
+    /// AVX available.
+    unsafe fn vzero() -> Self::V;
+    /// # Safety
+    /// AVX available.
+    unsafe fn vsplat(x: Self) -> Self::V;
+    /// # Safety
+    /// AVX available; `p` readable for `W` elements.
+    unsafe fn vload(p: *const Self) -> Self::V;
+    /// `a·b + c` with one rounding per lane.
+    /// # Safety
+    /// FMA available.
+    unsafe fn vfma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a + b` per lane, one rounding.
+    /// # Safety
+    /// AVX available.
+    unsafe fn vadd(a: Self::V, b: Self::V) -> Self::V;
+    /// # Safety
+    /// AVX available; `p` writable for `W` elements.
+    unsafe fn vstore(p: *mut Self, v: Self::V);
+    /// Runs `f` with this thread's panel buffer (reused from call to call: a fresh allocation
+    /// per product showed up as heap trimming and page faults).
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
+}
+
+#[cfg(target_arch = "x86_64")]
+thread_local! {
+    static SCRATCH_F64: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH_F32: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for f64 {
+    type V = std::arch::x86_64::__m256d;
+    const W: usize = 4;
+    #[inline(always)]
+    unsafe fn vzero() -> Self::V {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn vsplat(x: Self) -> Self::V {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_set1_pd(x) }
+    }
+    #[inline(always)]
+    unsafe fn vload(p: *const Self) -> Self::V {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn vfma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_fmadd_pd(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn vstore(p: *mut Self, v: Self::V) {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_storeu_pd(p, v) }
+    }
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+        SCRATCH_F64.with(|s| f(&mut s.borrow_mut()))
+    }
+    #[inline(always)]
+    unsafe fn vadd(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_add_pd(a, b) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for f32 {
+    type V = std::arch::x86_64::__m256;
+    const W: usize = 8;
+    #[inline(always)]
+    unsafe fn vzero() -> Self::V {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn vsplat(x: Self) -> Self::V {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn vload(p: *const Self) -> Self::V {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn vfma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn vstore(p: *mut Self, v: Self::V) {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_storeu_ps(p, v) }
+    }
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+        SCRATCH_F32.with(|s| f(&mut s.borrow_mut()))
+    }
+    #[inline(always)]
+    unsafe fn vadd(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: the caller's contract.
+        unsafe { std::arch::x86_64::_mm256_add_ps(a, b) }
+    }
+}
+
+/// Vectors per row of a tile: a tile is `ROWS × (VECS · W)` elements of `C`.
+const VECS: usize = 2;
+
+/// Computes `C` in panels of `NR = VECS · W` columns, [`MR`] rows at a time. A panel is read
+/// from `B` in place when its rows are contiguous and whole (`csb = 1`, `NR` columns);
+/// otherwise it is first copied into a `k × NR` row-major buffer, zero-padded past `n`.
+///
+/// # Safety
+/// As [`fused`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn columns<T: Lanes>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    (rsa, csa): (isize, isize),
+    b: *const T,
+    (rsb, csb): (isize, isize),
+    c: *mut T,
+    (rsc, csc): (isize, isize),
+) {
+    T::with_scratch(|packed| {
+        let nr = VECS * T::W;
+        for j0 in (0..n).step_by(nr) {
+            let width = nr.min(n - j0);
+            let (panel, prs) = if csb == 1 && width == nr {
+                (b.wrapping_add(j0), rsb)
+            } else {
+                packed.clear();
+                packed.resize(k * nr, T::zero());
+                // Column by column: a transposed view (a weight gradient's `Aᵀ`) is then read
+                // contiguously.
+                let dst = packed.as_mut_ptr();
+                for jj in 0..width {
+                    let src = b.wrapping_offset((j0 + jj) as isize * csb);
+                    for p in 0..k {
+                        // SAFETY: p < k, j0 + jj < n: an element of B; p·nr + jj < k·nr, the
+                        // length of `packed`.
+                        unsafe { *dst.add(p * nr + jj) = *src.offset(p as isize * rsb) };
+                    }
+                }
+                (packed.as_ptr(), nr as isize)
+            };
+            let mut i0 = 0;
+            while i0 < m {
+                let rows = MR.min(m - i0);
+                let a0 = a.wrapping_offset(i0 as isize * rsa);
+                let c0 = c.wrapping_offset(i0 as isize * rsc + j0 as isize * csc);
+                let cs = (rsc, csc);
+                // SAFETY: rows i0..i0 + rows of A and C, columns j0..j0 + width of C, all inside
+                // the caller's bounds (so the offsets above stay inside the buffers); the panel
+                // holds k rows of nr readable values at stride prs.
+                unsafe {
+                    match rows {
+                        6 => tile::<T, 6>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                        5 => tile::<T, 5>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                        4 => tile::<T, 4>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                        3 => tile::<T, 3>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                        2 => tile::<T, 2>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                        1 => tile::<T, 1>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                        _ => unreachable!("small_gemm: {rows} rows in a tile"),
+                    }
+                }
+                i0 += rows;
+            }
+        }
+    })
+}
+
+/// `ROWS × NR` elements of `C` (the first `width` columns stored), one fused multiply-add chain
+/// each over `p` in increasing order, in [`GEMM_KC`]-deep blocks.
+///
+/// # Safety
+/// `a` points at row 0 of `ROWS` readable rows of `k` elements (strides `rsa`, `csa`); the
+/// panel has `k` rows of `NR` readable values, row `p` at `panel + p·prs`; `c` is valid for
+/// writing `ROWS × width` elements at its strides; AVX2 and FMA available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile<T: Lanes, const ROWS: usize>(
+    k: usize,
+    a: *const T,
+    (rsa, csa): (isize, isize),
+    (panel, prs): (*const T, isize),
+    c: *mut T,
+    (rsc, csc): (isize, isize),
+    width: usize,
+) {
+    let nr = VECS * T::W;
+    // SAFETY (whole body): AVX2 and FMA are available (the caller's contract); the panel is
+    // read at rows p < k, VECS vectors of W values each; A at rows < ROWS, columns < k; C
+    // written at rows < ROWS, columns < width.
+    unsafe {
+        for p0 in (0..k).step_by(GEMM_KC) {
+            let mut acc = [[T::vzero(); VECS]; ROWS];
+            for p in p0..(p0 + GEMM_KC).min(k) {
+                let p = p as isize;
+                let brow = panel.offset(p * prs);
+                let bv: [T::V; VECS] = std::array::from_fn(|v| T::vload(brow.add(v * T::W)));
+                for (ii, acc_row) in acc.iter_mut().enumerate() {
+                    let x = T::vsplat(*a.offset(ii as isize * rsa + p * csa));
+                    for (s, &y) in acc_row.iter_mut().zip(&bv) {
+                        *s = T::vfma(x, y, *s);
+                    }
+                }
+            }
+            if csc == 1 && width == nr {
+                for (ii, acc_row) in acc.iter().enumerate() {
+                    let row = c.offset(ii as isize * rsc);
+                    for (v, &s) in acc_row.iter().enumerate() {
+                        let dst = row.add(v * T::W);
+                        if p0 == 0 {
+                            T::vstore(dst, s);
+                        } else {
+                            T::vstore(dst, T::vadd(T::vload(dst), s));
+                        }
+                    }
+                }
+                continue;
+            }
+            let mut out = [T::zero(); 32];
+            for (ii, acc_row) in acc.iter().enumerate() {
+                for (v, &s) in acc_row.iter().enumerate() {
+                    T::vstore(out.as_mut_ptr().add(v * T::W), s);
+                }
+                for (jj, &s) in out[..width].iter().enumerate() {
+                    let dst = c.offset(ii as isize * rsc + jj as isize * csc);
+                    if p0 == 0 {
+                        dst.write(s);
+                    } else {
+                        dst.write(*dst + s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values of varied magnitude and sign, so that rounding differences show.
+    fn values<T: Float>(n: usize, salt: u64) -> Vec<T> {
+        let mut z = salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                z ^= z << 13;
+                z ^= z >> 7;
+                z ^= z << 17;
+                let u = (z >> 11) as f64 / (1u64 << 53) as f64;
+                T::from_f64((u - 0.37) * (1.0 + (z % 1000) as f64))
+            })
+            .collect()
+    }
+
+    fn check_type<T: Float>() {
+        let shapes = [
+            (1, 1, 1),
+            (10, 2, 300),
+            (5, 10, 211),
+            (1, 5, 64),
+            (20, 211, 2),
+            (10, 300, 2),
+            (5, 300, 10),
+            (3, 255, 7),
+            (3, 256, 7),
+            (2, 257, 65),
+            (1, 600, 100),
+            (17, 13, 129),
+            (9, 7, 5),
+            (33, 40, 31),
+        ];
+        for (case, &(m, k, n)) in shapes.iter().enumerate() {
+            let a: Vec<T> = values(m * k, 2 * case as u64 + 1);
+            let b: Vec<T> = values(k * n, 2 * case as u64 + 2);
+            // Row-major and transposed (column-major) readings of both operands.
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let sa = if ta { (1, m as isize) } else { (k as isize, 1) };
+                let sb = if tb { (1, k as isize) } else { (n as isize, 1) };
+                let mut want = vec![T::nan(); m * n];
+                let mut got = vec![T::nan(); m * n];
+                // SAFETY: every buffer holds exactly the elements the strides reach; the
+                // direct kernel runs only when available (checked by the caller).
+                unsafe {
+                    T::gemm(
+                        m,
+                        k,
+                        n,
+                        T::one(),
+                        a.as_ptr(),
+                        sa.0,
+                        sa.1,
+                        b.as_ptr(),
+                        sb.0,
+                        sb.1,
+                        T::zero(),
+                        want.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    );
+                    small_gemm(m, k, n, a.as_ptr(), sa, b.as_ptr(), sb, got.as_mut_ptr());
+                }
+                let differ = want
+                    .iter()
+                    .zip(&got)
+                    .filter(|(x, y)| x.as_f64().to_bits() != y.as_f64().to_bits())
+                    .count();
+                if let Some(i) =
+                    (0..m * n).find(|&i| want[i].as_f64().to_bits() != got[i].as_f64().to_bits())
+                {
+                    eprintln!("first differing {i}: want {} got {}", want[i], got[i]);
+                }
+                assert_eq!(
+                    differ,
+                    0,
+                    "{} ({m}, {k}, {n}) transposed {ta}/{tb}: {differ} elements differ",
+                    T::NAME
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn matches_matrixmultiply_bit_for_bit() {
+        if !available() {
+            eprintln!("no FMA/AVX2: the direct kernel is never used on this processor");
+            return;
+        }
+        check_type::<f32>();
+        check_type::<f64>();
+    }
+}

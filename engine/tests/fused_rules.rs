@@ -1,0 +1,63 @@
+//! Fused backward rules give the same bits as the unfused formulas they replace.
+//!
+//! ReLU's gradient mask is computed in one pass over the input instead of the four operations
+//! of `1 - [x <= 0]`; the gradient must be the same to the last bit, signed zeros and NaN
+//! included.
+
+use engine::Tensor;
+
+#[test]
+fn relu_gradient_matches_the_unfused_mask_bit_for_bit() {
+    let values = [
+        -2.5,
+        -0.0,
+        0.0,
+        1e-300,
+        -1e-300,
+        3.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        0.7,
+    ];
+    let upstream = [1.5, -2.0, -3.0, 4.0, -0.5, -1.25, 2.0, -7.0, 8.0, -0.0];
+    let x = Tensor::from_vec(values.to_vec(), &[2, 5]).to_leaf();
+    let w = Tensor::from_vec(upstream.to_vec(), &[2, 5]);
+    (x.relu() * &w).sum().backward();
+    let got = x.grad().expect("x requires grad").to_vec();
+
+    // The formula the rule used before fusing: ds · (1 - [x <= 0]).
+    let plain = Tensor::from_vec(values.to_vec(), &[2, 5]);
+    let mask = -plain.le_scalar(0.0) + 1.0;
+    let want = (&w * &mask).to_vec();
+
+    assert_eq!(got.len(), want.len());
+    for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(
+            g.to_bits(),
+            e.to_bits(),
+            "element {i}: x = {}, upstream = {}: got {g}, unfused {e}",
+            values[i],
+            upstream[i]
+        );
+    }
+    // And the mask itself: 1 where x > 0 or NaN, 0 elsewhere.
+    let expected_mask = [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0];
+    assert_eq!(mask.to_vec(), expected_mask.to_vec());
+}
+
+#[test]
+fn relu_second_order_still_flows_through_the_upstream_gradient() {
+    // d/dw of (d/dx sum(relu(x)·w)) = mask: the fused mask is a constant and the product with
+    // the upstream gradient stays recorded under create_graph.
+    let x = Tensor::from_vec(vec![-1.0, 2.0, 0.0, 3.0], &[4]).to_leaf();
+    let w = Tensor::from_vec(vec![0.5, -1.5, 2.0, 4.0], &[4]).to_leaf();
+    let y = (x.relu() * &w).sum();
+    let gx = engine::autograd::grad(
+        &y,
+        &[&x],
+        engine::autograd::BackwardOptions { create_graph: true },
+    );
+    gx[0].sum().backward();
+    assert_eq!(w.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.0, 1.0]);
+}
