@@ -319,6 +319,23 @@ pub fn train_run(ctx: &Context, data: &Data, args: &CnnArgs) -> Result<RunReport
             }],
         )?;
         plots.push(path.display().to_string());
+        let accuracy: Vec<(f64, f64)> = test_acc_curve
+            .iter()
+            .map(|&(e, a)| (e as f64, a))
+            .collect();
+        let path = dir.join(format!("{run}-accuracy.svg"));
+        crate::plot::cost_curves(
+            &path,
+            &format!("{run}: test accuracy per epoch"),
+            "epoch",
+            "accuracy",
+            &[crate::plot::Series {
+                label: "held-out images",
+                points: &accuracy,
+                markers: true,
+            }],
+        )?;
+        plots.push(path.display().to_string());
     }
     Ok(RunReport {
         run,

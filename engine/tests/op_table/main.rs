@@ -503,6 +503,18 @@ fn ties_share_the_gradient_evenly() {
         BackwardOptions::default(),
     );
     assert_eq!(g[0].to_vec(), vec![0.5, 0.0, 0.5, 0.5, 0.0, 0.5]);
+    // Forward mode makes the same choice: the tangent of a maximum is the mean tangent of its
+    // ties (of the 3s at positions 0, 2, 3 and 5 along u = 1..6).
+    let u = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    let tangent = |f: fn(&Tensor<f64>) -> Tensor<f64>| {
+        engine::jvp(|v| f(&v[0]), &[x.detach()], std::slice::from_ref(&u))
+            .1
+            .to_vec()
+    };
+    assert_eq!(tangent(|x| x.max()), vec![3.5]);
+    assert_eq!(tangent(|x| -(-x).min()), vec![3.5]);
+    assert_eq!(tangent(|x| x.max_axis(1, false)), vec![2.0, 5.0]);
+    assert_eq!(tangent(|x| x.max_axis(1, true)), vec![2.0, 5.0]);
 }
 
 /// At a kink central differences cannot decide the derivative (they average the two one-sided
