@@ -27,6 +27,9 @@ fn values(shape: &[usize], seed: usize) -> Tensor<f32> {
 }
 
 fn benches(c: &mut Criterion<ThreadCpuTime>) {
+    // Criterion counts this thread's CPU time: the engine's own threads would go uncounted, so
+    // both sides run on this one thread.
+    ferrograd::engine::set_num_threads(1);
     let (m, t, d, heads) = (32usize, 16usize, 64usize, 4usize);
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let mha = MultiHeadAttention::<f32>::new(d, heads, true, &mut rng);

@@ -37,6 +37,9 @@ struct Case {
 }
 
 fn benches(c: &mut Criterion<ThreadCpuTime>) {
+    // Criterion counts this thread's CPU time: the engine's own threads would go uncounted, so
+    // both sides run on this one thread.
+    ferrograd::engine::set_num_threads(1);
     let cases = [
         Case {
             name: "conv1 1->6 5x5 pad 2, 28x28",
