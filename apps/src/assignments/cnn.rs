@@ -319,10 +319,8 @@ pub fn train_run(ctx: &Context, data: &Data, args: &CnnArgs) -> Result<RunReport
             }],
         )?;
         plots.push(path.display().to_string());
-        let accuracy: Vec<(f64, f64)> = test_acc_curve
-            .iter()
-            .map(|&(e, a)| (e as f64, a))
-            .collect();
+        let accuracy: Vec<(f64, f64)> =
+            test_acc_curve.iter().map(|&(e, a)| (e as f64, a)).collect();
         let path = dir.join(format!("{run}-accuracy.svg"));
         crate::plot::cost_curves(
             &path,
