@@ -90,9 +90,9 @@ pub enum Command {
     /// Batch normalization on the MNIST network, against the plain network at a higher rate.
     #[command(allow_negative_numbers = true)]
     Batchnorm(BatchnormArgs),
-    /// Every assignment with its defaults, one after the other.
+    /// Every assignment with its defaults, then `cnn` and `attention`, one after the other.
     All(AllArgs),
-    /// A LeNet-style convolutional network on MNIST (not part of `all`).
+    /// A LeNet-style convolutional network on the bundled MNIST split.
     Cnn(crate::assignments::cnn::CnnArgs),
     /// A small transformer sorting (or reversing) digit sequences, with gradient and
     /// Hessian-vector checks on a tiny configuration.
