@@ -23,28 +23,33 @@ impl<T: Float> Tensor<T> {
             self.shape(),
             targets.shape()
         );
-        let z = self.to_vec();
-        let y = targets.to_vec();
-        let data = z
-            .iter()
-            .zip(&y)
-            .map(|(&z, &y)| {
-                if z.is_infinite() {
-                    // The cost's limit: the weight of the log that diverges, times inf, and
-                    // 0 (not 0·inf) when that weight is 0.
-                    let weight = if z > T::zero() { T::one() - y } else { y };
-                    if weight == T::zero() {
-                        T::zero()
-                    } else {
-                        weight * T::infinity()
-                    }
-                } else {
-                    z.max(T::zero()) - z * y + (-z.abs()).exp().ln_1p()
-                }
-            })
-            .collect();
+        let data = bce_with_logits_values(self, targets);
         record(Op::BceWithLogits, &[self, targets], data, self.shape())
     }
+}
+
+/// The elementwise loss `max(z, 0) - z·y + log(1 + e^-|z|)` of [`Tensor::bce_with_logits`],
+/// with the limits at infinite logits.
+fn bce_with_logits_values<T: Float>(logits: &Tensor<T>, targets: &Tensor<T>) -> Vec<T> {
+    let z = logits.to_vec();
+    let y = targets.to_vec();
+    z.iter()
+        .zip(&y)
+        .map(|(&z, &y)| {
+            if z.is_infinite() {
+                // The cost's limit: the weight of the log that diverges, times inf, and
+                // 0 (not 0·inf) when that weight is 0.
+                let weight = if z > T::zero() { T::one() - y } else { y };
+                if weight == T::zero() {
+                    T::zero()
+                } else {
+                    weight * T::infinity()
+                }
+            } else {
+                z.max(T::zero()) - z * y + (-z.abs()).exp().ln_1p()
+            }
+        })
+        .collect()
 }
 
 /// Mean binary cross-entropy from logits: the course's cost `-1/m Σ (y log a + (1-y) log(1-a))`
@@ -61,12 +66,14 @@ pub fn binary_cross_entropy_with_logits<T: Float>(
 /// `-1/m Σ (y log a + (1-y) log(1-a))`, finite where the course's NumPy prints `inf`.
 ///
 /// - When `a` is the recorded output of [`Tensor::sigmoid`] (training, grad mode on), the loss
-///   is computed from that sigmoid's logits with [`binary_cross_entropy_with_logits`], as Keras
-///   does: the same mathematics, exact even where `σ(z)` rounds to exactly 0 or 1, and the
-///   gradient reaching the logits is `(σ(z) - y)/m` rather than `inf·0 = NaN`. The
-///   probabilities themselves are then skipped by backward: they get no gradient of their
-///   own, and a hook registered on them does not run (register it on the logits, or call
-///   [`binary_cross_entropy_with_logits`] on `σ`'s input yourself to make the choice visible).
+///   is computed from that sigmoid's logits `z`, as [`binary_cross_entropy_with_logits`] does
+///   (and as Keras does): the same mathematics, exact even where `σ(z)` rounds to exactly 0 or
+///   1, and the gradient reaching the logits is the stable `(σ(z) - y)/m` rather than
+///   `inf·0 = NaN`. The probabilities still get their gradient `∂J/∂a`, computed from `z` so it
+///   is exact too: hooks registered on `a` see it, [`Tensor::retain_grad`] stores it and
+///   [`grad`](crate::grad) returns it. A hook that *replaces* it changes what reaches `z` by the
+///   replacement's difference times `σ'(z)`, as if the gradient had flowed through the sigmoid.
+///   The graph shows one `bce_of_sigmoid` node between `z` and the mean.
 /// - Otherwise (constants, `no_grad`) each log is floored at -100, as PyTorch's `BCELoss`
 ///   does: a saturated probability gives a large finite cost (and a zero gradient), not the
 ///   exact one. Keep the logits when the exact value matters.
@@ -80,7 +87,12 @@ pub fn binary_cross_entropy<T: Float>(probs: &Tensor<T>, targets: &Tensor<T>) ->
     );
     if let Some(node) = probs.grad_fn() {
         if matches!(node.op(), Op::Sigmoid) {
-            return binary_cross_entropy_with_logits(&node.inputs()[0], targets);
+            let logits = &node.inputs()[0];
+            let data = bce_with_logits_values(logits, targets);
+            let op = Op::BceOfSigmoid {
+                probs: probs.clone(),
+            };
+            return record(op, &[logits, targets], data, probs.shape()).mean();
         }
     }
     // Flooring the argument (at e^-100) rather than the log keeps the backward finite too:

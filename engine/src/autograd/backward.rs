@@ -25,7 +25,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use smallvec::SmallVec;
 
-use crate::autograd::rules::backward_rule;
+use crate::autograd::rules::{backward_rule, skipped, skipped_gradient};
 use crate::autograd::{observer, set_grad_enabled};
 use crate::tensor::TensorId;
 use crate::{Float, Tensor};
@@ -147,6 +147,9 @@ const NOT_IN_GRAPH: usize = usize::MAX;
 /// [`reverse_topological`]'s order, and for each tensor in it the positions of its node's
 /// inputs in that order ([`NOT_IN_GRAPH`] for inputs that need no gradient), so that backward
 /// keeps its pending gradients in a vector indexed by position instead of a map keyed by id.
+///
+/// A tensor a node's rule [`skipped`] counts as one more input (its position follows the
+/// inputs'): it is then ordered after the node, whose rule delivers part of its gradient.
 fn ordered_graph<T: Float>(root: &Tensor<T>) -> (Vec<Tensor<T>>, Vec<SmallVec<[usize; 2]>>) {
     // Post-order (inputs first), then reversed; `position` holds post-order indices.
     let mut post = Vec::new();
@@ -166,7 +169,7 @@ fn ordered_graph<T: Float>(root: &Tensor<T>) -> (Vec<Tensor<T>>, Vec<SmallVec<[u
         position.insert(t.id(), NOT_IN_GRAPH);
         stack.push((t.clone(), true));
         if let Some(node) = t.node() {
-            for input in node.inputs.iter().rev() {
+            for input in node.inputs.iter().rev().chain(skipped(&node.op)) {
                 if input.requires_grad() && !position.contains_key(&input.id()) {
                     stack.push((input.clone(), false));
                 }
@@ -181,6 +184,7 @@ fn ordered_graph<T: Float>(root: &Tensor<T>) -> (Vec<Tensor<T>>, Vec<SmallVec<[u
             Some(node) => node
                 .inputs
                 .iter()
+                .chain(skipped(&node.op))
                 .map(|input| {
                     if input.requires_grad() {
                         position
@@ -217,15 +221,29 @@ fn run<T: Float>(
     let mut pending: Vec<Option<Tensor<T>>> = vec![None; order.len()];
     pending[0] = Some(output_grad.clone());
 
+    // Gradients that rules sent to a tensor they skip (by position), already delivered to
+    // the rule's inputs: the tensor's hooks see them, its node does not pass them on again.
+    let mut delivered: Vec<(usize, Tensor<T>)> = Vec::new();
+
     for (i, t) in order.iter().enumerate() {
-        let Some(mut g) = pending[i].take() else {
-            continue;
+        let own = pending[i].take();
+        let around = match delivered.iter().position(|&(j, _)| j == i) {
+            Some(k) => Some(delivered.swap_remove(k).1),
+            None => None,
         };
+        let mut g = match (&own, &around) {
+            (Some(own), None) => own.clone(),
+            (Some(own), Some(around)) => own + around,
+            (None, Some(around)) => around.clone(),
+            (None, None) => continue,
+        };
+        let mut replaced = false;
         if let Some(extras) = t.extras_if_any() {
             let hooks = extras.hooks.lock().unwrap().clone();
             for hook in hooks {
                 if let Some(replacement) = hook(&g) {
                     g = replacement;
+                    replaced = true;
                 }
             }
         }
@@ -243,12 +261,27 @@ fn run<T: Float>(
         if accumulate && t.0.retains_grad.load(std::sync::atomic::Ordering::Relaxed) {
             accumulate_grad(t, g.clone());
         }
+        // What flows on through the node: without the part already delivered around it, but
+        // with whatever a hook changed.
+        if let Some(around) = &around {
+            g = match (replaced, own) {
+                (true, _) => &g - around,
+                (false, Some(own)) => own,
+                (false, None) => continue,
+            };
+        }
         node.check_inputs_unmodified();
         let input_grads = {
             let _rule = observer::begin_rule(node, t, &g);
             backward_rule(&node.op, &node.inputs, t, &g)
         };
         observer::visited(t, &g, Some(&input_grads));
+        if let Some(probs) = skipped(&node.op) {
+            let j = input_positions[i][node.inputs.len()];
+            if j != NOT_IN_GRAPH && wants_gradient(probs, capture, accumulate) {
+                delivered.push((j, skipped_gradient(&node.inputs, &g)));
+            }
+        }
         for ((input, ig), &j) in node.inputs.iter().zip(input_grads).zip(&input_positions[i]) {
             let Some(ig) = ig else { continue };
             debug_assert_eq!(
@@ -267,6 +300,16 @@ fn run<T: Float>(
         }
     }
     captured
+}
+
+/// Whether anything will look at the gradient of `t` itself: its hooks, its retained `.grad`
+/// or a [`grad`] call asking for it. A skipped tensor's gradient is computed only then.
+fn wants_gradient<T: Float>(t: &Tensor<T>, capture: &[&Tensor<T>], accumulate: bool) -> bool {
+    let hooked = t
+        .extras_if_any()
+        .is_some_and(|extras| !extras.hooks.lock().unwrap().is_empty());
+    let retained = accumulate && t.0.retains_grad.load(std::sync::atomic::Ordering::Relaxed);
+    hooked || retained || capture.iter().any(|c| c.id() == t.id())
 }
 
 /// `t.grad += g` (or `t.grad = g` when empty). The lock is released before hooks run.

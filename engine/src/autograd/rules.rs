@@ -209,6 +209,16 @@ pub enum Op<T: Float> {
     /// Elementwise binary cross-entropy from logits `z` and targets `y`:
     /// `max(z, 0) - z·y + log(1 + e^-|z|)`.
     BceWithLogits,
+    /// `BceWithLogits` of `σ(z)`'s logits `z`, recorded by
+    /// [`binary_cross_entropy`](crate::loss::binary_cross_entropy) when its probabilities are the
+    /// output of a recorded sigmoid. The loss is computed from `z` for stability, so the node's
+    /// inputs are `z` and the targets and its rule is `BceWithLogits`'s; `probs` is the sigmoid's
+    /// output that the rule skips, which still receives its gradient `∂l/∂p` for hooks,
+    /// `retain_grad` and [`grad`](crate::grad) ([`skipped_gradient`]).
+    BceOfSigmoid {
+        /// The probabilities `σ(z)` the user passed.
+        probs: Tensor<T>,
+    },
     /// A user-defined operation.
     Custom(Arc<dyn CustomOp<T>>),
     /// Images `(m, C, H, W)` unfolded into the column matrix of a sliding window (the kernel
@@ -286,6 +296,7 @@ impl<T: Float> Op<T> {
             Op::ScatterAdd { .. } => "scatter_add",
             Op::Where { .. } => "where",
             Op::BceWithLogits => "bce_with_logits",
+            Op::BceOfSigmoid { .. } => "bce_of_sigmoid",
             Op::Custom(op) => op.name(),
             Op::Im2Col { .. } => "im2col",
             Op::Col2Im { .. } => "col2im",
@@ -394,7 +405,10 @@ pub fn with_rule<T: Float, R>(
             &|s| Tensor::where_mask(mask, &Tensor::zeros(&[]), s),
         )),
         // l = max(z,0) - z·t + log(1 + e^-|z|): dl = (σ(z) - t)·dz - z·dt
-        Op::BceWithLogits => k(Elementwise2(&|s| s * (a.sigmoid() - b), &|s| -(s * a))),
+        // (BceOfSigmoid computes the same loss from the same inputs.)
+        Op::BceWithLogits | Op::BceOfSigmoid { .. } => {
+            k(Elementwise2(&|s| s * (a.sigmoid() - b), &|s| -(s * a)))
+        }
         // d(-x) = -dx
         Op::Neg => k(Elementwise(&|s| -s)),
         // d e^x = e^x dx = y dx
@@ -633,6 +647,35 @@ pub fn backward_rule<T: Float>(
         Rule::Special { vjp, .. } => each(&|i| vjp(i, g)),
         Rule::Custom(custom) => custom.backward(inputs, y, g),
     })
+}
+
+/// The tensor a node's rule skips over, when there is one: a recorded tensor between the node's
+/// inputs and its output that the node computes through without using it (only
+/// [`Op::BceOfSigmoid`]'s probabilities). Backward delivers it [`skipped_gradient`].
+pub(crate) fn skipped<T: Float>(op: &Op<T>) -> Option<&Tensor<T>> {
+    match op {
+        Op::BceOfSigmoid { probs } => Some(probs),
+        _ => None,
+    }
+}
+
+/// The gradient `g` of a node's output sends to the tensor its rule [`skipped`], `p = σ(z)`
+/// for `BceOfSigmoid` with targets `t`:
+/// `∂l/∂p = (1-t)/(1-p) - t/p = (1-t)(1 + e^z) - t(1 + e^-z)`, written with `z` so that it stays
+/// exact where `p` rounds to 0 or 1, and with each term 0 where its weight is 0 (a saturated
+/// `p = 1` with `t = 1` gives -1, where `(p - t)/(p(1-p))` would give 0/0). It is infinite only
+/// where `1 + e^±z` overflows, the true value being larger than the type's largest number.
+pub(crate) fn skipped_gradient<T: Float>(inputs: &[Tensor<T>], g: &Tensor<T>) -> Tensor<T> {
+    let (z, t) = (&inputs[0], &inputs[1]);
+    let one = T::one();
+    let zero = Tensor::scalar(T::zero());
+    let weighted = |weight: &Tensor<T>, reciprocal: Tensor<T>| {
+        let absent = weight.eq_mask(&zero);
+        Tensor::where_mask(&absent, &zero, &(weight * reciprocal))
+    };
+    let from_one_minus_p = weighted(&(-t + one), z.exp() + one);
+    let from_p = weighted(t, (-z).exp() + one);
+    g * (from_one_minus_p - from_p)
 }
 
 /// The constant mask `[not a < b] - [a = b]/2`: 1 where `a > b`, 1/2 on ties, 0 where `a < b`,

@@ -89,6 +89,7 @@ op_variants! {
     Op::ScatterAdd { .. } => "ScatterAdd",
     Op::Where { .. } => "Where",
     Op::BceWithLogits => "BceWithLogits",
+    Op::BceOfSigmoid { .. } => "BceOfSigmoid",
     Op::Custom(_) => "Custom",
     Op::Im2Col { .. } => "Im2Col",
     Op::Col2Im { .. } => "Col2Im",

@@ -789,8 +789,19 @@ pub fn rows() -> Vec<Row> {
         row(
             "binary_cross_entropy of a sigmoid",
             f!(|v| loss::binary_cross_entropy(&v[0].sigmoid(), &v[1])),
-            vec![s(&[(&[1, 6], Real), (&[1, 6], Unit)])],
-        ),
+            vec![
+                s(&[(&[1, 6], Real), (&[1, 6], Unit)]),
+                s(&[(&[1, 6], Wide), (&[1, 6], Unit)]),
+                s(&[(&[3, 4], Real), (&[3, 4], Unit)]).t(),
+            ],
+        )
+        .reference(|x| {
+            // −1/n Σ (t log σ(z) + (1 − t) log(1 − σ(z)))
+            let terms = r::zip(&x[0], &x[1], |z, t| {
+                -(t * sigmoid(z).ln() + (1.0 - t) * (1.0 - sigmoid(z)).ln())
+            });
+            r::mean(&terms, None, false)
+        }),
         row(
             "softmax_cross_entropy one-hot",
             f!(|v| loss::softmax_cross_entropy(
