@@ -227,10 +227,10 @@ fn run<T: Float>(
 
     for (i, t) in order.iter().enumerate() {
         let own = pending[i].take();
-        let around = match delivered.iter().position(|&(j, _)| j == i) {
-            Some(k) => Some(delivered.swap_remove(k).1),
-            None => None,
-        };
+        let around = delivered
+            .iter()
+            .position(|&(j, _)| j == i)
+            .map(|k| delivered.swap_remove(k).1);
         let mut g = match (&own, &around) {
             (Some(own), None) => own.clone(),
             (Some(own), Some(around)) => own + around,
