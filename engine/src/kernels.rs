@@ -10,6 +10,7 @@
 
 mod small_gemm;
 
+use crate::buffers::{filled, take};
 use crate::layout::{
     broadcast_shapes, for_each_offset2, for_each_run, for_each_run2, numel_or_panic, Layout, Shape,
 };
@@ -25,15 +26,19 @@ const PARALLEL_ELEMENTS: usize = 1 << 15;
 fn map_slice<T: Float>(d: &[T], f: &(impl Fn(T) -> T + Sync + Send)) -> Vec<T> {
     if d.len() >= PARALLEL_ELEMENTS {
         if let Some(pool) = crate::threads::pool() {
-            return pool.install(|| {
+            let mut out = take(d.len());
+            pool.install(|| {
                 d.par_iter()
                     .with_min_len(PARALLEL_ELEMENTS / 4)
                     .map(|&v| f(v))
-                    .collect()
+                    .collect_into_vec(&mut out)
             });
+            return out;
         }
     }
-    d.iter().map(|&v| f(v)).collect()
+    let mut out = take(d.len());
+    out.extend(d.iter().map(|&v| f(v)));
+    out
 }
 
 /// `f` applied to every element, in row-major order.
@@ -58,16 +63,20 @@ pub(crate) fn zip_map<T: Float>(
             b.with_data(|db| {
                 if da.len() >= PARALLEL_ELEMENTS {
                     if let Some(pool) = crate::threads::pool() {
-                        return pool.install(|| {
+                        let mut out = take(da.len());
+                        pool.install(|| {
                             da.par_iter()
                                 .zip(db)
                                 .with_min_len(PARALLEL_ELEMENTS / 4)
                                 .map(|(&x, &y)| f(x, y))
-                                .collect()
+                                .collect_into_vec(&mut out)
                         });
+                        return out;
                     }
                 }
-                da.iter().zip(db).map(|(&x, &y)| f(x, y)).collect()
+                let mut out = take(da.len());
+                out.extend(da.iter().zip(db).map(|(&x, &y)| f(x, y)));
+                out
             })
         });
     }
@@ -82,7 +91,7 @@ pub(crate) fn zip_map<T: Float>(
     let ba = la.broadcast_to(shape).expect("checked by caller");
     let bb = lb.broadcast_to(shape).expect("checked by caller");
     let (sa, sb) = (a.storage(), b.storage());
-    let mut out = Vec::with_capacity(shape.iter().product());
+    let mut out = take(shape.iter().product());
     // Runs with unit or zero steps (dense rows, a broadcast column or row) get tight loops.
     for_each_run2(
         shape,
@@ -118,7 +127,7 @@ pub(crate) fn zip_map<T: Float>(
 
 /// The elements of a (possibly strided or broadcast) view in row-major order.
 pub(crate) fn gather_view<T: Float>(storage: &[T], layout: &Layout) -> Vec<T> {
-    let mut out = Vec::with_capacity(layout.numel());
+    let mut out = take(layout.numel());
     for_each_run(layout, |o, len, step| match step {
         1 => out.extend_from_slice(&storage[o..o + len]),
         0 => out.resize(out.len() + len, storage[o]),
@@ -134,7 +143,7 @@ pub(crate) fn sum_to<T: Float>(storage: &[T], layout: &Layout, shape: &[usize]) 
     let target = Layout::contiguous(shape)
         .broadcast_to(&layout.shape)
         .expect("checked by caller");
-    let mut out = vec![T::zero(); shape.iter().product()];
+    let mut out = filled(shape.iter().product(), T::zero());
     for_each_run2(
         &layout.shape,
         &layout.strides,
@@ -229,7 +238,7 @@ pub(crate) fn reduce_axis<T: Float>(
 ) -> Vec<T> {
     let (outer, n, inner) = split_at_axis(x.shape(), axis);
     x.with_data(|d| {
-        let mut out = vec![init; outer * inner];
+        let mut out = filled(outer * inner, init);
         for o in 0..outer {
             let acc = &mut out[o * inner..(o + 1) * inner];
             for k in 0..n {
@@ -247,7 +256,7 @@ pub(crate) fn reduce_axis<T: Float>(
 pub(crate) fn softmax_axis<T: Float>(x: &Tensor<T>, axis: usize, log: bool) -> Vec<T> {
     let (outer, n, inner) = split_at_axis(x.shape(), axis);
     x.with_data(|d| {
-        let mut out = vec![T::zero(); d.len()];
+        let mut out = filled(d.len(), T::zero());
         for o in 0..outer {
             for i in 0..inner {
                 let at = |k: usize| (o * n + k) * inner + i;
@@ -419,12 +428,12 @@ pub(crate) fn matmul<T: Float>(
     if k == 0 {
         // An empty sum: zeros. Handled here so gemm is never handed pointers into empty operand
         // buffers at batch offsets that may lie past their end.
-        return vec![T::zero(); total];
+        return filled(total, T::zero());
     }
     // Left uninitialized: with beta = 0 gemm writes every element of C without reading it
     // ("If β is zero, then C does not need to be initialized"), which
     // saves zeroing (and first-touching) the output before gemm overwrites it.
-    let mut out: Vec<T> = Vec::with_capacity(total);
+    let mut out: Vec<T> = take(total);
     if total == 0 {
         return out;
     }
@@ -456,7 +465,8 @@ pub(crate) fn matmul<T: Float>(
             // above, guaranteed by `Tensor::from_parts`); `oa` and `ob` are such elements too, so
             // the pointer offsets stay inside the buffers. gemm writes `out[c_offset + i·n + j]`
             // for i < m, j < n: below `total`, the capacity of `out` (asserted next), a buffer
-            // distinct from the operands (a fresh Vec), as gemm requires. One comparison per
+            // distinct from the operands (fresh, or from the pool, which keeps only buffers no
+            // tensor holds), as gemm requires. One comparison per
             // batch: a real check, not a debug one.
             assert!(c_offset + m * n <= out.capacity(), "matmul: output overrun");
             unsafe {
@@ -483,7 +493,7 @@ pub(crate) fn matmul<T: Float>(
     );
     // SAFETY: the loop above ran gemm with beta = 0 on each of the `total / (m·n)` batches, in
     // order, covering `0..c_offset`, and `c_offset == total` (checked above), so all `total`
-    // elements are initialized floats; `total <= capacity` as `out` was made with it.
+    // elements are initialized floats; `total <= capacity` as `out` was taken with room for it.
     unsafe { out.set_len(total) };
     out
 }

@@ -25,6 +25,7 @@
 
 pub mod anomaly;
 pub mod autograd;
+mod buffers;
 pub mod check;
 mod display;
 pub mod float;

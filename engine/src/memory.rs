@@ -10,6 +10,12 @@
 //!   thread that are still alive and the bytes of the results they keep, printable.
 //! - [`graph_report`]: what one graph holds, op by op.
 //! - [`check_graph_leak`] / [`LeakCheck`]: run training steps and fail if live nodes grow.
+//! - [`pooled_bytes`] / [`release_pooled_buffers`]: the element buffers a thread keeps for reuse.
+//!   When the last tensor using a buffer of 16 KiB or more is dropped, the buffer is kept (up to
+//!   64 per element type and 256 MiB per thread) and the next operation that needs one of about
+//!   its size takes it, so a training loop's steady state does not call the allocator for its
+//!   large buffers (and the allocator does not hand memory back to the system and fault it in
+//!   again every step). This memory is not a leak: it is bounded, and released on request.
 //!
 //! ```
 //! use engine::memory::check_graph_leak;
@@ -40,6 +46,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 pub use crate::autograd::{graph_memory, live_nodes, GraphMemory};
+pub use crate::buffers::{pooled_bytes, release as release_pooled_buffers};
 use crate::{Float, Tensor};
 
 /// Formats a byte count with a binary unit (`512 B`, `3.2 KiB`, `1.5 MiB`).

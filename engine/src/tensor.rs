@@ -46,6 +46,21 @@ pub(crate) struct Inner<T: Float> {
     pub(crate) extras: OnceLock<Box<Extras<T>>>,
 }
 
+impl<T: Float> Drop for Inner<T> {
+    /// The last tensor using a buffer gives it back to the thread's pool (`buffers`), from which
+    /// the kernels take their outputs. Views share their base's buffer (and so does a buffer
+    /// handed to `update_data`'s copy-on-write): only the last holder finds it unique.
+    fn drop(&mut self) {
+        let storage = self
+            .storage
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(buffer) = Arc::get_mut(storage) {
+            crate::buffers::give(std::mem::take(buffer));
+        }
+    }
+}
+
 /// State most tensors never use (see [`Inner::extras`]).
 pub(crate) struct Extras<T: Float> {
     pub(crate) hooks: Mutex<Vec<GradHook<T>>>,

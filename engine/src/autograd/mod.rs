@@ -171,8 +171,8 @@ impl<T: Float> Drop for Node<T> {
         // otherwise recurse once per layer of the graph and could overflow the stack.
         let mut stack: Vec<Tensor<T>> = self.inputs.drain(..).collect();
         while let Some(t) = stack.pop() {
-            if let Some(inner) = Arc::into_inner(t.0) {
-                if let Some(mut node) = inner.node {
+            if let Some(mut inner) = Arc::into_inner(t.0) {
+                if let Some(node) = inner.node.as_mut() {
                     stack.extend(node.inputs.drain(..));
                 }
             }
