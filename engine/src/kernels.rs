@@ -544,9 +544,13 @@ unsafe fn gemm_blocks<T: Float>(
     let flops = m.saturating_mul(k).saturating_mul(n).saturating_mul(2);
     let rows = m >= n;
     let dim = if rows { m } else { n };
-    // At most 8 blocks, at least 64 rows or columns each, a multiple of 16 (the widest kernel).
-    let block = dim.div_ceil(8).max(64).next_multiple_of(16);
-    if flops < PARALLEL_GEMM_FLOPS || dim <= block || crate::threads::num_threads() <= 1 {
+    // One block per thread (each block packs the whole other operand, so more blocks would
+    // pack it more often), at least 64 rows or columns each, a multiple of 16 (the widest
+    // kernel). Where the blocks end changes no bit: every element of C is the same gemm
+    // arithmetic (one chain over `k`) whichever block computes it.
+    let threads = crate::threads::num_threads();
+    let block = dim.div_ceil(threads).max(64).next_multiple_of(16);
+    if flops < PARALLEL_GEMM_FLOPS || dim <= block || threads <= 1 {
         // SAFETY: the caller's contract.
         unsafe {
             T::gemm(

@@ -1,10 +1,12 @@
 //! How many threads the kernels use, and the pool they run on.
 //!
 //! Large matrix products (at least [`PARALLEL_GEMM_FLOPS`](crate::kernels) floating-point
-//! operations), elementwise maps and sums over large buffers are split into blocks whose
-//! boundaries depend only on the sizes involved, never on the number of threads, and every
-//! block is computed exactly as the one-thread code computes it: results are bit-identical for
-//! any thread count. Small operations (everything in the course's small networks) stay on the
+//! operations), elementwise maps and sums over large buffers are split into blocks, and every
+//! element is computed exactly as the one-thread code computes it: results are bit-identical for
+//! any thread count. A product is split into one block of rows (or columns) of `C` per thread,
+//! since each block packs the whole other operand; each element of `C` is the same gemm
+//! arithmetic (one chain over `k`) whichever block holds it. Elementwise maps compute each
+//! element alone, and a large sum keeps its one addition tree, its halves summed in parallel. Small operations (everything in the course's small networks) stay on the
 //! calling thread, where a hand-off would cost more than it saves.
 //!
 //! The thread count is, in order of precedence: the last [`set_num_threads`] call, the
