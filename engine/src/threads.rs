@@ -89,6 +89,25 @@ pub(crate) fn pool() -> Option<Arc<rayon::ThreadPool>> {
     Some(pool)
 }
 
+/// Runs `f` on every item, on the engine's pool when one is configured (and there is more than
+/// one item), else in order on the calling thread. For work outside the engine that splits into
+/// independent parts, such as an optimizer updating a large parameter chunk by chunk: each item
+/// must be independent of the others (they may run in any order, at the same time), so the
+/// result cannot depend on the thread count.
+///
+/// ```
+/// let mut data = vec![1.0f64; 10_000];
+/// let chunks: Vec<&mut [f64]> = data.chunks_mut(4096).collect();
+/// engine::threads::for_each_item(chunks, |chunk| chunk.iter_mut().for_each(|v| *v *= 2.0));
+/// assert!(data.iter().all(|&v| v == 2.0));
+/// ```
+pub fn for_each_item<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync + Send) {
+    match pool() {
+        Some(pool) if items.len() > 1 => pool.install(|| items.into_par_iter().for_each(f)),
+        _ => items.into_iter().for_each(f),
+    }
+}
+
 /// Runs `f(0), f(1), ..., f(count - 1)`, on the pool when there is one. Each call must be
 /// independent of the others (they may run in any order, at the same time).
 pub(crate) fn for_each_block(count: usize, f: impl Fn(usize) + Sync + Send) {

@@ -429,14 +429,16 @@ pub(crate) fn check_epsilon(op: &str, epsilon: f64) {
 /// and is not frozen, in place, and leaves the others alone. With `coupled` decay, a weight's
 /// `g` includes weight decay, `g = dW + decay · W` (computed as `dW + (decay · W)` from the
 /// value before the update); otherwise the rule applies `rates.decay` itself. `state` holds the
-/// element's entries of the parameter's `N` buffers.
+/// element's entries of the parameter's `N` buffers. Large parameters are updated in chunks on
+/// the engine's threads ([`engine::threads::for_each_item`]); every element's update is the
+/// same whichever chunk and thread runs it.
 #[track_caller]
 fn update_elements<T: Float, const N: usize>(
     params: &[Param<T>],
     settings: Settings<'_>,
     coupled: bool,
     state: &mut impl StateStore<T, N>,
-    mut rule: impl FnMut(&mut T, T, [&mut T; N], Rates<T>),
+    rule: impl Fn(&mut T, T, [&mut T; N], Rates<T>) + Sync,
 ) {
     for p in params {
         if p.is_frozen() {
@@ -460,28 +462,68 @@ fn update_elements<T: Float, const N: usize>(
         // shared, so the gradient never changes under the update.
         grad.with_data(|g| {
             p.tensor.update_data(|w| {
-                // Equal lengths, so that the indexing below compiles to no bounds checks.
                 let n = w.len();
-                let (w, g) = (&mut w[..n], &g[..n]);
-                let mut buffers = buffers.each_mut().map(|b| &mut b[..n]);
-                if add_decay {
-                    for i in 0..n {
-                        let gi = g[i] + decay * w[i];
-                        rule(&mut w[i], gi, buffers.each_mut().map(|b| &mut b[i]), rates);
+                let buffers = buffers.each_mut().map(|b| &mut b[..n]);
+                let update = |(w, g, buffers): Chunk<'_, T, N>| {
+                    // Equal lengths, so that the indexing below compiles to no bounds checks.
+                    let n = w.len();
+                    let (w, g) = (&mut w[..n], &g[..n]);
+                    let mut buffers = buffers.map(|b| &mut b[..n]);
+                    if add_decay {
+                        for i in 0..n {
+                            let gi = g[i] + decay * w[i];
+                            rule(&mut w[i], gi, buffers.each_mut().map(|b| &mut b[i]), rates);
+                        }
+                    } else {
+                        for i in 0..n {
+                            rule(
+                                &mut w[i],
+                                g[i],
+                                buffers.each_mut().map(|b| &mut b[i]),
+                                rates,
+                            );
+                        }
                     }
+                };
+                // Each element's update reads and writes that element alone, so a large
+                // parameter's chunks can run on the engine's threads with the same result.
+                if n >= PARALLEL_UPDATE {
+                    let parts = chunks(w, &g[..n], buffers, UPDATE_CHUNK);
+                    engine::threads::for_each_item(parts, update);
                 } else {
-                    for i in 0..n {
-                        rule(
-                            &mut w[i],
-                            g[i],
-                            buffers.each_mut().map(|b| &mut b[i]),
-                            rates,
-                        );
-                    }
+                    update((w, &g[..n], buffers));
                 }
             })
         });
     }
+}
+
+/// Parameters of at least this many elements are updated in chunks on the engine's threads
+/// (below it a hand-off costs more than the update).
+const PARALLEL_UPDATE: usize = 1 << 15;
+/// Elements per chunk of a parallel update.
+const UPDATE_CHUNK: usize = 1 << 13;
+
+/// A run of a parameter's values, its gradient and its optimizer state.
+type Chunk<'a, T, const N: usize> = (&'a mut [T], &'a [T], [&'a mut [T]; N]);
+
+/// Cuts values, gradient and state (all of one length) into aligned chunks of `size`.
+fn chunks<'a, T, const N: usize>(
+    w: &'a mut [T],
+    g: &'a [T],
+    state: [&'a mut [T]; N],
+    size: usize,
+) -> Vec<Chunk<'a, T, N>> {
+    let mut state = state.map(|s| s.chunks_mut(size));
+    w.chunks_mut(size)
+        .zip(g.chunks(size))
+        .map(|(w, g)| {
+            let s = state
+                .each_mut()
+                .map(|s| s.next().expect("state as long as the values"));
+            (w, g, s)
+        })
+        .collect()
 }
 
 /// Writes what all optimizers share around their update rule: the [`Optimizer`] impl, whose
@@ -713,6 +755,43 @@ mod tests {
         assert!(
             err.contains("unknown optimizer buffer \"s/enc.W\"") || err.contains("\"v/enc.W\""),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn large_parameters_update_in_chunks_to_the_same_bits() {
+        // A parameter above PARALLEL_UPDATE, not a whole number of chunks, updated by Adam with
+        // coupled weight decay (state buffers and the decay term both cut into chunks) at 1 and
+        // 2 threads; its first and last elements also as small parameters updated unchunked.
+        let n = 3 * PARALLEL_UPDATE + 5;
+        let values: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+        let grads = |step: usize| -> Vec<f64> {
+            (0..n)
+                .map(|i| ((i + 7 * step) as f64 * 0.11).cos())
+                .collect()
+        };
+        let run = |threads: usize, range: std::ops::Range<usize>| -> Vec<u64> {
+            engine::set_num_threads(threads);
+            let p = param_with_grad("W1", &values[range.clone()], &grads(0)[range.clone()]);
+            let mut opt = crate::optim::Adam::new(0.01).with_weight_decay(0.1);
+            for step in 0..3 {
+                set_grad(&p, &grads(step)[range.clone()]);
+                opt.step(std::slice::from_ref(&p));
+            }
+            engine::set_num_threads(0);
+            p.tensor.to_vec().iter().map(|v| v.to_bits()).collect()
+        };
+        let one = run(1, 0..n);
+        assert_eq!(one, run(2, 0..n), "1 and 2 threads");
+        assert_eq!(one[..100], run(1, 0..100)[..], "first elements, unchunked");
+        assert_eq!(
+            one[n - 100..],
+            run(1, n - 100..n)[..],
+            "last elements, unchunked"
+        );
+        assert!(
+            one.iter().zip(&values).all(|(&a, &b)| a != b.to_bits()),
+            "every element moved"
         );
     }
 }
