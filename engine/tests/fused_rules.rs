@@ -1,8 +1,9 @@
 //! Fused backward rules give the same bits as the unfused formulas they replace.
 //!
 //! ReLU's gradient mask is computed in one pass over the input instead of the four operations
-//! of `1 - [x <= 0]`; the gradient must be the same to the last bit, signed zeros and NaN
-//! included.
+//! of `1 - [x <= 0]`, and the logits' gradient of the binary cross-entropy `g · (σ(z) - y)` in
+//! one pass instead of three; the gradients must be the same to the last bit, signed zeros,
+//! infinities and NaN included.
 
 use engine::Tensor;
 
@@ -60,4 +61,54 @@ fn relu_second_order_still_flows_through_the_upstream_gradient() {
     );
     gx[0].sum().backward();
     assert_eq!(w.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.0, 1.0]);
+}
+
+#[test]
+fn bce_gradient_matches_the_unfused_formula_bit_for_bit() {
+    let logits = [
+        -2.5,
+        -0.0,
+        0.0,
+        40.0,
+        -40.0,
+        800.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        0.7,
+        1e-300,
+        -745.5,
+    ];
+    let targets = [1.0, 0.0, 1.0, 1.0, 0.0, 0.3, 1.0, 0.0, 1.0, 0.5, 0.0, 1.0];
+    let upstream = [
+        1.5, -2.0, -3.0, 4.0, -0.5, -1.25, 2.0, -7.0, 8.0, -0.0, 0.1, 3.0,
+    ];
+    let z = Tensor::from_vec(logits.to_vec(), &[3, 4]).to_leaf();
+    let y = Tensor::from_vec(targets.to_vec(), &[3, 4]);
+    let w = Tensor::from_vec(upstream.to_vec(), &[3, 4]);
+    (z.bce_with_logits(&y) * &w).sum().backward();
+    let got: Vec<u64> = z
+        .grad()
+        .unwrap()
+        .to_vec()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    // The formula the rule used before fusing, g · (σ(z) - y): three operations, on constants.
+    let want: Vec<u64> = (&w * (z.detach().sigmoid() - &y))
+        .to_vec()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    assert_eq!(got, want);
+
+    // f32 too.
+    let z32 =
+        Tensor::<f32>::from_vec(logits.iter().map(|&v| v as f32).collect(), &[3, 4]).to_leaf();
+    let y32 = Tensor::<f32>::from_vec(targets.iter().map(|&v| v as f32).collect(), &[3, 4]);
+    let w32 = Tensor::<f32>::from_vec(upstream.iter().map(|&v| v as f32).collect(), &[3, 4]);
+    (z32.bce_with_logits(&y32) * &w32).sum().backward();
+    let want32 = &w32 * (z32.detach().sigmoid() - &y32);
+    let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(z32.grad().unwrap().to_vec()), bits(want32.to_vec()));
 }

@@ -186,7 +186,7 @@ impl<T: Float> Tensor<T> {
     /// (`1 / inf = 0`).
     #[track_caller]
     pub fn sigmoid(&self) -> Tensor<T> {
-        self.unary(Op::Sigmoid, |x| T::one() / (T::one() + (-x).exp()))
+        self.unary(Op::Sigmoid, sigmoid)
     }
 
     /// Hyperbolic tangent.
@@ -402,4 +402,10 @@ impl<T: Float> Neg for Tensor<T> {
     fn neg(self) -> Tensor<T> {
         Tensor::neg(&self)
     }
+}
+
+/// `σ(x) = 1/(1 + e^-x)` of one element: the sigmoid kernel, shared with the fused gradient of
+/// the losses from logits so that both round alike.
+pub(crate) fn sigmoid<T: Float>(x: T) -> T {
+    T::one() / (T::one() + (-x).exp())
 }
