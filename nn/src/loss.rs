@@ -75,7 +75,7 @@ pub fn squared_weights<T: Float>(params: &[Param<T>]) -> Tensor<T> {
 }
 
 /// The L2 penalty `λ/(2m) Σ_l ‖W[l]‖²_F` (squared Frobenius norms), over the weights in
-/// `params` only.
+/// `params` only. Panics unless `m > 0` and λ is finite and `>= 0`.
 ///
 /// Evaluated as the course's `compute_cost_with_regularization`:
 /// `(1./m) * (lambd/2) * (np.sum(np.square(W1)) + np.sum(np.square(W2)) + ...)`, the scalar
@@ -85,18 +85,31 @@ pub fn squared_weights<T: Float>(params: &[Param<T>]) -> Tensor<T> {
 #[track_caller]
 pub fn l2_penalty<T: Float>(params: &[Param<T>], lambd: f64, m: usize) -> Tensor<T> {
     assert!(m > 0, "l2_penalty: m (examples) must be positive");
+    check_lambda("l2_penalty", lambd);
     let factor = T::from_f64((1.0 / m as f64) * (lambd / 2.0));
     squared_weights(params) * factor
 }
 
 /// The L1 penalty as the course writes it, `λ/(2m) Σ_l ‖W[l]‖₁` (the sum of absolute values,
 /// scaled like the L2 penalty), over the weights only, evaluated in the same order as
-/// [`l2_penalty`]. Its gradient is `λ/(2m) · sign(W)`.
+/// [`l2_penalty`]. Its gradient is `λ/(2m) · sign(W)`. Panics unless `m > 0` and λ is finite
+/// and `>= 0`.
 #[track_caller]
 pub fn l1_penalty<T: Float>(params: &[Param<T>], lambd: f64, m: usize) -> Tensor<T> {
     assert!(m > 0, "l1_penalty: m (examples) must be positive");
+    check_lambda("l1_penalty", lambd);
     let factor = T::from_f64((1.0 / m as f64) * (lambd / 2.0));
     sum_over_weights(params, |w| w.abs().sum()) * factor
+}
+
+/// Panics unless λ is finite and `>= 0`: a negative penalty rewards large weights, and a NaN
+/// or infinite one makes every cost NaN or infinite.
+#[track_caller]
+fn check_lambda(op: &str, lambd: f64) {
+    assert!(
+        lambd.is_finite() && lambd >= 0.0,
+        "{op}: lambda must be finite and >= 0, got {lambd}"
+    );
 }
 
 #[cfg(test)]
@@ -225,5 +238,29 @@ mod tests {
     fn losses_at_infinite_logits_f32_f64() {
         losses_at_infinite_logits::<f32>();
         losses_at_infinite_logits::<f64>();
+    }
+
+    #[test]
+    fn penalties_refuse_a_negative_or_non_finite_lambda() {
+        for (lambd, what) in [(-0.1, "-0.1"), (f64::NAN, "NaN"), (f64::INFINITY, "inf")] {
+            for (name, f) in [
+                (
+                    "l2_penalty",
+                    l2_penalty::<f64> as fn(&[Param<f64>], f64, usize) -> Tensor<f64>,
+                ),
+                ("l1_penalty", l1_penalty::<f64>),
+            ] {
+                let message = std::panic::catch_unwind(|| f(&params(), lambd, 4))
+                    .expect_err("refused")
+                    .downcast::<String>()
+                    .expect("a formatted message");
+                assert_eq!(
+                    *message,
+                    format!("{name}: lambda must be finite and >= 0, got {what}")
+                );
+            }
+        }
+        // 0 is allowed (no penalty).
+        assert_eq!(l2_penalty(&params(), 0.0, 4).item(), 0.0);
     }
 }
