@@ -226,15 +226,16 @@ fn run<T: Float>(
     let mut delivered: Vec<(usize, Tensor<T>)> = Vec::new();
 
     for (i, t) in order.iter().enumerate() {
-        let own = pending[i].take();
         let around = delivered
             .iter()
             .position(|&(j, _)| j == i)
             .map(|k| delivered.swap_remove(k).1);
-        let mut g = match (&own, &around) {
-            (Some(own), None) => own.clone(),
-            (Some(own), Some(around)) => own + around,
-            (None, Some(around)) => around.clone(),
+        // `own` (what this tensor's consumers sent) is kept apart only when a rule also
+        // delivered around it; the common case moves the pending gradient as it is.
+        let (mut g, own) = match (pending[i].take(), &around) {
+            (Some(own), None) => (own, None),
+            (Some(own), Some(around)) => (&own + around, Some(own)),
+            (None, Some(around)) => (around.clone(), None),
             (None, None) => continue,
         };
         let mut replaced = false;
