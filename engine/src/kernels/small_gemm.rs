@@ -164,83 +164,78 @@ thread_local! {
     static SCRATCH_F32: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// `Lanes` for one element type: the two differ only in the vector type, its width, the
+/// intrinsics' suffix and the scratch buffer.
 #[cfg(target_arch = "x86_64")]
-impl Lanes for f64 {
-    type V = std::arch::x86_64::__m256d;
-    const W: usize = 4;
-    #[inline(always)]
-    unsafe fn vzero() -> Self::V {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_setzero_pd() }
-    }
-    #[inline(always)]
-    unsafe fn vsplat(x: Self) -> Self::V {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_set1_pd(x) }
-    }
-    #[inline(always)]
-    unsafe fn vload(p: *const Self) -> Self::V {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_loadu_pd(p) }
-    }
-    #[inline(always)]
-    unsafe fn vfma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_fmadd_pd(a, b, c) }
-    }
-    #[inline(always)]
-    unsafe fn vstore(p: *mut Self, v: Self::V) {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_storeu_pd(p, v) }
-    }
-    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
-        SCRATCH_F64.with(|s| f(&mut s.borrow_mut()))
-    }
-    #[inline(always)]
-    unsafe fn vadd(a: Self::V, b: Self::V) -> Self::V {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_add_pd(a, b) }
-    }
+macro_rules! impl_lanes {
+    ($t:ty, $v:ident, $w:literal, $scratch:ident,
+     $zero:ident, $set1:ident, $load:ident, $fmadd:ident, $store:ident, $add:ident) => {
+        impl Lanes for $t {
+            type V = std::arch::x86_64::$v;
+            const W: usize = $w;
+            #[inline(always)]
+            unsafe fn vzero() -> Self::V {
+                // SAFETY: the caller's contract.
+                unsafe { std::arch::x86_64::$zero() }
+            }
+            #[inline(always)]
+            unsafe fn vsplat(x: Self) -> Self::V {
+                // SAFETY: the caller's contract.
+                unsafe { std::arch::x86_64::$set1(x) }
+            }
+            #[inline(always)]
+            unsafe fn vload(p: *const Self) -> Self::V {
+                // SAFETY: the caller's contract.
+                unsafe { std::arch::x86_64::$load(p) }
+            }
+            #[inline(always)]
+            unsafe fn vfma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+                // SAFETY: the caller's contract.
+                unsafe { std::arch::x86_64::$fmadd(a, b, c) }
+            }
+            #[inline(always)]
+            unsafe fn vstore(p: *mut Self, v: Self::V) {
+                // SAFETY: the caller's contract.
+                unsafe { std::arch::x86_64::$store(p, v) }
+            }
+            fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+                $scratch.with(|s| f(&mut s.borrow_mut()))
+            }
+            #[inline(always)]
+            unsafe fn vadd(a: Self::V, b: Self::V) -> Self::V {
+                // SAFETY: the caller's contract.
+                unsafe { std::arch::x86_64::$add(a, b) }
+            }
+        }
+    };
 }
 
 #[cfg(target_arch = "x86_64")]
-impl Lanes for f32 {
-    type V = std::arch::x86_64::__m256;
-    const W: usize = 8;
-    #[inline(always)]
-    unsafe fn vzero() -> Self::V {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_setzero_ps() }
-    }
-    #[inline(always)]
-    unsafe fn vsplat(x: Self) -> Self::V {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_set1_ps(x) }
-    }
-    #[inline(always)]
-    unsafe fn vload(p: *const Self) -> Self::V {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_loadu_ps(p) }
-    }
-    #[inline(always)]
-    unsafe fn vfma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_fmadd_ps(a, b, c) }
-    }
-    #[inline(always)]
-    unsafe fn vstore(p: *mut Self, v: Self::V) {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_storeu_ps(p, v) }
-    }
-    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
-        SCRATCH_F32.with(|s| f(&mut s.borrow_mut()))
-    }
-    #[inline(always)]
-    unsafe fn vadd(a: Self::V, b: Self::V) -> Self::V {
-        // SAFETY: the caller's contract.
-        unsafe { std::arch::x86_64::_mm256_add_ps(a, b) }
-    }
-}
+impl_lanes!(
+    f64,
+    __m256d,
+    4,
+    SCRATCH_F64,
+    _mm256_setzero_pd,
+    _mm256_set1_pd,
+    _mm256_loadu_pd,
+    _mm256_fmadd_pd,
+    _mm256_storeu_pd,
+    _mm256_add_pd
+);
+#[cfg(target_arch = "x86_64")]
+impl_lanes!(
+    f32,
+    __m256,
+    8,
+    SCRATCH_F32,
+    _mm256_setzero_ps,
+    _mm256_set1_ps,
+    _mm256_loadu_ps,
+    _mm256_fmadd_ps,
+    _mm256_storeu_ps,
+    _mm256_add_ps
+);
 
 /// Vectors per row of a tile: a tile is `ROWS × (VECS · W)` elements of `C`.
 const VECS: usize = 2;
