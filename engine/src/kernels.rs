@@ -15,29 +15,55 @@ use crate::layout::{
     broadcast_shapes, for_each_offset2, for_each_run, for_each_run2, numel_or_panic, Layout, Shape,
 };
 use crate::{Float, Tensor};
-use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Elementwise maps over at least this many elements run on the thread pool (below it a
 /// hand-off costs more than the work).
 const PARALLEL_ELEMENTS: usize = 1 << 15;
 
-/// `f` over a contiguous buffer, on the pool when large. Each element is computed alone, so the
-/// split cannot change any bit.
+/// `f` over a contiguous buffer, on the engine's threads when large. Each element is computed
+/// alone, so the split cannot change any bit.
 fn map_slice<T: Float>(d: &[T], f: &(impl Fn(T) -> T + Sync + Send)) -> Vec<T> {
-    if d.len() >= PARALLEL_ELEMENTS {
-        if let Some(pool) = crate::threads::pool() {
-            let mut out = take(d.len());
-            pool.install(|| {
-                d.par_iter()
-                    .with_min_len(PARALLEL_ELEMENTS / 4)
-                    .map(|&v| f(v))
-                    .collect_into_vec(&mut out)
-            });
-            return out;
+    fill(d.len(), 1, |start, out| {
+        for (slot, &v) in out.iter_mut().zip(&d[start..]) {
+            slot.write(f(v));
         }
+    })
+}
+
+/// A buffer of `len` elements from the pool, its disjoint chunks written by `write(start,
+/// chunk)` (which must write every element of `chunk`, the elements `start..start + chunk.len()`
+/// of the result), on the engine's threads when `len` is at least [`PARALLEL_ELEMENTS`]. Every
+/// chunk but the last is a multiple of `granule` elements long (a row, for kernels that work
+/// row by row).
+fn fill<T: Float>(
+    len: usize,
+    granule: usize,
+    write: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    let mut out: Vec<T> = take(len);
+    let spare = &mut out.spare_capacity_mut()[..len];
+    let threads = crate::threads::num_threads();
+    if len >= PARALLEL_ELEMENTS && threads > 1 && granule > 0 {
+        // Two chunks per thread, so that a thread slow to start leaves the others less to wait
+        // for; where the chunks end changes no bit.
+        let chunk = len
+            .div_ceil(2 * threads)
+            .max(PARALLEL_ELEMENTS / 4)
+            .next_multiple_of(granule);
+        let chunks: Vec<(usize, &mut [MaybeUninit<T>])> = spare
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(i, c)| (i * chunk, c))
+            .collect();
+        crate::threads::for_each_item(chunks, |(start, c)| write(start, c));
+    } else {
+        write(0, spare);
     }
-    let mut out = take(d.len());
-    out.extend(d.iter().map(|&v| f(v)));
+    // SAFETY: `out` has capacity for `len` elements (taken so), and every one of them was
+    // written: the chunks cover `0..len` and `for_each_item` returns (instead of panicking)
+    // only once `write` has returned for each, which writes every element of its chunk.
+    unsafe { out.set_len(len) };
     out
 }
 
@@ -61,22 +87,11 @@ pub(crate) fn zip_map<T: Float>(
     {
         return a.with_data(|da| {
             b.with_data(|db| {
-                if da.len() >= PARALLEL_ELEMENTS {
-                    if let Some(pool) = crate::threads::pool() {
-                        let mut out = take(da.len());
-                        pool.install(|| {
-                            da.par_iter()
-                                .zip(db)
-                                .with_min_len(PARALLEL_ELEMENTS / 4)
-                                .map(|(&x, &y)| f(x, y))
-                                .collect_into_vec(&mut out)
-                        });
-                        return out;
+                fill(da.len(), 1, |start, out| {
+                    for ((slot, &x), &y) in out.iter_mut().zip(&da[start..]).zip(&db[start..]) {
+                        slot.write(f(x, y));
                     }
-                }
-                let mut out = take(da.len());
-                out.extend(da.iter().zip(db).map(|(&x, &y)| f(x, y)));
-                out
+                })
             })
         });
     }
@@ -91,38 +106,81 @@ pub(crate) fn zip_map<T: Float>(
     let ba = la.broadcast_to(shape).expect("checked by caller");
     let bb = lb.broadcast_to(shape).expect("checked by caller");
     let (sa, sb) = (a.storage(), b.storage());
-    let mut out = take(shape.iter().product());
-    // Runs with unit or zero steps (dense rows, a broadcast column or row) get tight loops.
-    for_each_run2(
-        shape,
-        &ba.strides,
-        ba.offset,
-        &bb.strides,
-        bb.offset,
-        |i, j, len, step_a, step_b| match (step_a, step_b) {
-            (1, 1) => out.extend(
-                sa[i..i + len]
-                    .iter()
-                    .zip(&sb[j..j + len])
-                    .map(|(&x, &y)| f(x, y)),
-            ),
-            (1, 0) => {
-                let y = sb[j];
-                out.extend(sa[i..i + len].iter().map(|&x| f(x, y)));
-            }
-            (0, 1) => {
-                let x = sa[i];
-                out.extend(sb[j..j + len].iter().map(|&y| f(x, y)));
-            }
-            _ => out.extend((0..len as isize).map(|k| {
-                f(
-                    sa[(i as isize + k * step_a) as usize],
-                    sb[(j as isize + k * step_b) as usize],
-                )
-            })),
-        },
-    );
-    out
+    let total: usize = shape.iter().product();
+    if total == 0 {
+        return take(0);
+    }
+    // Rows of the outermost axis (the whole tensor for a 0-d one) are computed independently:
+    // each element alone, so the split changes no bit.
+    let rows = shape.first().copied().unwrap_or(1);
+    let row = total / rows;
+    let at = |offset: usize, strides: &[isize], r: usize| -> usize {
+        let step = strides.first().copied().unwrap_or(0);
+        // A position of the layout, hence inside its buffer: no overflow.
+        (offset as isize + r as isize * step) as usize
+    };
+    fill(total, row, |start, out| {
+        let (r, n) = (start / row, out.len() / row);
+        let mut sub: Shape = shape.into();
+        if let Some(first) = sub.first_mut() {
+            *first = n;
+        }
+        let mut pos = 0;
+        // Runs with unit or zero steps (dense rows, a broadcast column or row) get tight loops.
+        for_each_run2(
+            &sub,
+            &ba.strides,
+            at(ba.offset, &ba.strides, r),
+            &bb.strides,
+            at(bb.offset, &bb.strides, r),
+            |i, j, len, step_a, step_b| match (step_a, step_b) {
+                (1, 1) => put(
+                    out,
+                    &mut pos,
+                    sa[i..i + len]
+                        .iter()
+                        .zip(&sb[j..j + len])
+                        .map(|(&x, &y)| f(x, y)),
+                ),
+                (1, 0) => {
+                    let y = sb[j];
+                    put(out, &mut pos, sa[i..i + len].iter().map(|&x| f(x, y)));
+                }
+                (0, 1) => {
+                    let x = sa[i];
+                    put(out, &mut pos, sb[j..j + len].iter().map(|&y| f(x, y)));
+                }
+                _ => put(
+                    out,
+                    &mut pos,
+                    (0..len as isize).map(|k| {
+                        f(
+                            sa[(i as isize + k * step_a) as usize],
+                            sb[(j as isize + k * step_b) as usize],
+                        )
+                    }),
+                ),
+            },
+        );
+        assert_eq!(
+            pos,
+            out.len(),
+            "zip_map: wrote {pos} of {} elements",
+            out.len()
+        );
+    })
+}
+
+/// Writes `values` into `out` from `*pos` on, advancing `*pos` (panics past the end of `out`).
+#[inline]
+fn put<T>(out: &mut [MaybeUninit<T>], pos: &mut usize, values: impl Iterator<Item = T>) {
+    let run = &mut out[*pos..];
+    let mut n = 0;
+    for (slot, v) in run.iter_mut().zip(values) {
+        slot.write(v);
+        n += 1;
+    }
+    *pos += n;
 }
 
 /// The elements of a (possibly strided or broadcast) view in row-major order.
@@ -143,28 +201,57 @@ pub(crate) fn sum_to<T: Float>(storage: &[T], layout: &Layout, shape: &[usize]) 
     let target = Layout::contiguous(shape)
         .broadcast_to(&layout.shape)
         .expect("checked by caller");
-    let mut out = filled(shape.iter().product(), T::zero());
-    for_each_run2(
-        &layout.shape,
-        &layout.strides,
-        layout.offset,
-        &target.strides,
-        0,
-        |i, j, len, step_in, step_out| match (step_in, step_out) {
-            (1, 0) => out[j] += pairwise_sum(&storage[i..i + len]),
-            (1, 1) => {
-                for (o, &v) in out[j..j + len].iter_mut().zip(&storage[i..i + len]) {
-                    *o += v;
+    let total: usize = shape.iter().product();
+    let from = &layout.shape;
+    // When the outermost axis is kept, each block of its rows sums into its own rows of the
+    // output, in the order one thread would: the split changes no bit. (When it is summed
+    // away, every row adds into the same outputs, so the rows stay on one thread, in order.)
+    let by_rows = matches!(target.strides.first(), Some(&s) if s != 0)
+        && layout.numel() >= PARALLEL_ELEMENTS
+        && crate::threads::num_threads() > 1;
+    // Two blocks per thread (see `fill`), or the whole output as one.
+    let (rows_per_block, out_row) = if by_rows {
+        let rows = from[0].div_ceil(2 * crate::threads::num_threads());
+        (rows, total / from[0])
+    } else {
+        (1, total)
+    };
+    let mut out = filled(total, T::zero());
+    let chunks: Vec<(usize, &mut [T])> = out
+        .chunks_mut((rows_per_block * out_row).max(1))
+        .enumerate()
+        .map(|(b, c)| (b * rows_per_block, c))
+        .collect();
+    crate::threads::for_each_item(chunks, |(first_row, out)| {
+        let mut sub: Shape = from.clone();
+        let mut offset = layout.offset;
+        if by_rows {
+            sub[0] = out.len() / out_row;
+            // A position of the layout, hence inside the buffer: no overflow.
+            offset = (offset as isize + first_row as isize * layout.strides[0]) as usize;
+        }
+        for_each_run2(
+            &sub,
+            &layout.strides,
+            offset,
+            &target.strides,
+            0,
+            |i, j, len, step_in, step_out| match (step_in, step_out) {
+                (1, 0) => out[j] += pairwise_sum(&storage[i..i + len]),
+                (1, 1) => {
+                    for (o, &v) in out[j..j + len].iter_mut().zip(&storage[i..i + len]) {
+                        *o += v;
+                    }
                 }
-            }
-            _ => {
-                for k in 0..len as isize {
-                    out[(j as isize + k * step_out) as usize] +=
-                        storage[(i as isize + k * step_in) as usize];
+                _ => {
+                    for k in 0..len as isize {
+                        out[(j as isize + k * step_out) as usize] +=
+                            storage[(i as isize + k * step_in) as usize];
+                    }
                 }
-            }
-        },
-    );
+            },
+        );
+    });
     out
 }
 
@@ -192,13 +279,12 @@ pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usiz
 
 /// Sum of a slice by pairwise summation (error grows with log n, not n), in a fixed order.
 ///
-/// Above [`PARALLEL_ELEMENTS`] the two halves are summed on the pool at the same time: the
-/// tree of additions, and so the result, is the same as on one thread.
+/// From `2 ·` [`PARALLEL_ELEMENTS`] up, the subtrees below that size are summed on the engine's
+/// threads at the same time and then combined: the tree of additions, and so the result, is the
+/// same as on one thread.
 pub(crate) fn pairwise_sum<T: Float>(x: &[T]) -> T {
-    if x.len() >= 2 * PARALLEL_ELEMENTS {
-        if let Some(pool) = crate::threads::pool() {
-            return pool.install(|| parallel_pairwise_sum(x));
-        }
+    if x.len() >= 2 * PARALLEL_ELEMENTS && crate::threads::num_threads() > 1 {
+        return parallel_pairwise_sum(x);
     }
     serial_pairwise_sum(x)
 }
@@ -216,17 +302,32 @@ fn serial_pairwise_sum<T: Float>(x: &[T]) -> T {
     serial_pairwise_sum(&x[..half]) + serial_pairwise_sum(&x[half..])
 }
 
-/// [`serial_pairwise_sum`]'s tree with the halves of large nodes summed in parallel.
+/// [`serial_pairwise_sum`]'s tree: its subtrees of fewer than `2 ·` [`PARALLEL_ELEMENTS`]
+/// elements summed in parallel, then added up the tree as the serial recursion adds them.
 fn parallel_pairwise_sum<T: Float>(x: &[T]) -> T {
-    if x.len() < 2 * PARALLEL_ELEMENTS {
-        return serial_pairwise_sum(x);
+    fn leaves<'a, T>(x: &'a [T], out: &mut Vec<&'a [T]>) {
+        if x.len() < 2 * PARALLEL_ELEMENTS {
+            out.push(x);
+        } else {
+            let half = x.len() / 2;
+            leaves(&x[..half], out);
+            leaves(&x[half..], out);
+        }
     }
-    let half = x.len() / 2;
-    let (a, b) = rayon::join(
-        || parallel_pairwise_sum(&x[..half]),
-        || parallel_pairwise_sum(&x[half..]),
-    );
-    a + b
+    fn combine<T: Float>(len: usize, sums: &mut impl Iterator<Item = T>) -> T {
+        if len < 2 * PARALLEL_ELEMENTS {
+            return sums.next().expect("one sum per leaf");
+        }
+        let half = len / 2;
+        let a = combine(half, sums);
+        a + combine(len - half, sums)
+    }
+    let mut parts = Vec::new();
+    leaves(x, &mut parts);
+    let mut sums = vec![T::zero(); parts.len()];
+    let items: Vec<(&[T], &mut T)> = parts.into_iter().zip(sums.iter_mut()).collect();
+    crate::threads::for_each_item(items, |(leaf, sum)| *sum = serial_pairwise_sum(leaf));
+    combine(x.len(), &mut sums.into_iter())
 }
 
 /// Folds dimension `axis` away: `out[o, i] = fold_k x[o, k, i]`, starting from `init`.
