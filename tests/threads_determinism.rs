@@ -116,12 +116,13 @@ fn split_kernels_match_plain_loops_at_any_thread_count() {
         // in three dimensions from a transposed view.
         let rows_kept = a.sum_to(&[r, 1]).to_vec();
         let rows_summed = a.sum_to(&[1, c]).to_vec();
-        for i in 0..r {
-            assert_eq!(rows_kept[i], (0..c).map(|j| at(i, j)).sum::<f64>());
+        for (i, &v) in rows_kept.iter().enumerate() {
+            assert_eq!(v, (0..c).map(|j| at(i, j)).sum::<f64>(), "row {i}");
         }
-        for j in 0..c {
-            assert_eq!(rows_summed[j], (0..r).map(|i| at(i, j)).sum::<f64>());
+        for (j, &v) in rows_summed.iter().enumerate() {
+            assert_eq!(v, (0..r).map(|i| at(i, j)).sum::<f64>(), "column {j}");
         }
+        assert_eq!((rows_kept.len(), rows_summed.len()), (r, c));
         let cube = a.reshape(&[3, 100, c]).permute(&[1, 0, 2]);
         let kept = cube.sum_to(&[100, 1, 1]).to_vec();
         for (p, &v) in kept.iter().enumerate() {
