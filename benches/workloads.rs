@@ -22,8 +22,8 @@
 //! benchmark also times matrixmultiply's `sgemm`/`dgemm` on a 1024³ product (one thread, and
 //! two threads through the engine's blocked product) as the peak rate the steps are held to.
 //!
-//! Select workloads with `FERROGRAD_WORKLOADS=W1,W4_f64` (prefixes match; `peak` for the gemm
-//! rates).
+//! Select workloads with `FERROGRAD_WORKLOADS=W1,W4_f64` (prefixes match, a name ending in `$`
+//! matches exactly, as `W5_f32$`; `peak` for the gemm rates).
 
 // Only the CPU clock is used here, not the criterion measurement.
 #[allow(dead_code)]
@@ -360,7 +360,12 @@ fn main() {
     let wanted = |name: &str| {
         selected
             .as_ref()
-            .is_none_or(|sel| sel.iter().any(|s| name.starts_with(s.as_str())))
+            .is_none_or(|sel| {
+                sel.iter().any(|s| match s.strip_suffix('$') {
+                    Some(exact) => name == exact,
+                    None => name.starts_with(s.as_str()),
+                })
+            })
     };
     if wanted("peak") {
         for (name, (one, two)) in [
