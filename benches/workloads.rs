@@ -378,10 +378,8 @@ fn main() {
         }
     }
     for spec in SPECS {
-        if let Some(sel) = &selected {
-            if !sel.iter().any(|s| spec.name.starts_with(s.as_str())) {
-                continue;
-            }
+        if !wanted(spec.name) {
+            continue;
         }
         ferrograd::engine::set_num_threads(spec.threads);
         let (us, check, cpu) = if spec.f32 {
