@@ -358,14 +358,12 @@ fn main() {
         .ok()
         .map(|s| s.split(',').map(str::to_string).collect());
     let wanted = |name: &str| {
-        selected
-            .as_ref()
-            .is_none_or(|sel| {
-                sel.iter().any(|s| match s.strip_suffix('$') {
-                    Some(exact) => name == exact,
-                    None => name.starts_with(s.as_str()),
-                })
+        selected.as_ref().is_none_or(|sel| {
+            sel.iter().any(|s| match s.strip_suffix('$') {
+                Some(exact) => name == exact,
+                None => name.starts_with(s.as_str()),
             })
+        })
     };
     if wanted("peak") {
         for (name, (one, two)) in [

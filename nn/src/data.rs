@@ -243,12 +243,29 @@ impl<T: Float> Epoch<'_, T> {
 }
 
 /// Copies rows `rows` of the example-major `src` (row length `width`) into `dst`, in order.
+/// A large batch is copied in parts on the engine's threads (a copy is the same bits however
+/// it is split): it reads rows scattered over the whole data set, and two cores fetch them
+/// from memory faster than one.
 fn gather_rows<T: Float>(src: &Tensor<T>, rows: &[usize], dst: &mut [T]) {
-    let width = src.shape()[1];
+    /// Batches of at least this many elements are copied in parts of at least half of it.
+    const PARALLEL_ELEMENTS: usize = 1 << 15;
+    let width = src.shape()[1].max(1);
     src.with_data(|s| {
-        for (out, &i) in dst.chunks_exact_mut(width.max(1)).zip(rows) {
-            out.copy_from_slice(&s[i * width..(i + 1) * width]);
+        let copy = |(out, rows): (&mut [T], &[usize])| {
+            for (out, &i) in out.chunks_exact_mut(width).zip(rows) {
+                out.copy_from_slice(&s[i * width..(i + 1) * width]);
+            }
+        };
+        let per_part = (PARALLEL_ELEMENTS / 2).div_ceil(width);
+        if dst.len() < PARALLEL_ELEMENTS || rows.len() < 2 * per_part {
+            copy((dst, rows));
+            return;
         }
+        let parts: Vec<(&mut [T], &[usize])> = dst
+            .chunks_mut(per_part * width)
+            .zip(rows.chunks(per_part))
+            .collect();
+        engine::threads::for_each_item(parts, copy);
     });
 }
 
