@@ -12,10 +12,13 @@
 //! one rounding (`β = 1`). This kernel does exactly that per element. Elements are independent,
 //! so it is free to vectorize across a row of `C` (or a column: `Cᵀ = Bᵀ·Aᵀ` computes each
 //! element with the same products in the same order, `a·b = b·a` exactly) and to work on
-//! several rows at once, which is where its speed comes from. It runs only where matrixmultiply
-//! uses one of those fused kernels (x86-64 with FMA and AVX2; see [`available`]); elsewhere
-//! every product goes to matrixmultiply, so results never depend on which path ran.
-//! `tests::matches_matrixmultiply_bit_for_bit` compares the two on many shapes and layouts.
+//! several rows at once, which is where its speed comes from; the width of its vectors (256
+//! bits, or 512 where the processor has AVX-512) changes which elements share an instruction,
+//! not any element's arithmetic. It runs only where matrixmultiply uses one of those fused
+//! kernels (x86-64 with FMA and AVX2; see [`available`]); elsewhere every product goes to
+//! matrixmultiply, so results never depend on which path ran.
+//! `tests::matches_matrixmultiply_bit_for_bit` compares the two on many shapes and layouts, with
+//! each vector width this processor has.
 
 use crate::Float;
 
@@ -40,6 +43,19 @@ pub(super) fn available() -> bool {
             std::arch::is_x86_feature_detected!("fma")
                 && std::arch::is_x86_feature_detected!("avx2")
         })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the processor has AVX-512 (its foundation instructions), for 512-bit vectors.
+fn wide() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static WIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *WIDE.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -73,18 +89,37 @@ pub(super) unsafe fn small_gemm<T: Float>(
 ) {
     debug_assert!(available() && k > 0);
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: the caller's contract; the transposed call reads the same elements (`Bᵀ` is
-    // `n × k` with `B`'s strides swapped) and writes `Cᵀ[j, i]` at `c + j + i·n`, the same
-    // `m · n` elements.
+    // SAFETY: the caller's contract (`wide()` checked AVX-512F for the wide kernel); the
+    // transposed call reads the same elements (`Bᵀ` is `n × k` with `B`'s strides swapped) and
+    // writes `Cᵀ[j, i]` at `c + j + i·n`, the same `m · n` elements.
     unsafe {
-        // Computing Cᵀ instead when that takes fewer tiles (a tie keeps C: fewer values to copy
-        // when B is a transposed view, as in a weight gradient `dZ·Aᵀ`).
-        let nr = if std::mem::size_of::<T>() == 4 { 16 } else { 8 };
-        let tiles = |rows: usize, cols: usize| rows.div_ceil(MR) * cols.div_ceil(nr);
-        if tiles(m, n) <= tiles(n, m) {
-            fused::<T>(m, k, n, a, (rsa, csa), b, (rsb, csb), c, (n as isize, 1));
+        let (wide, transposed) = plan::<T>(m, k, n, csb, rsa, wide());
+        if transposed {
+            fused::<T>(
+                wide,
+                n,
+                k,
+                m,
+                b,
+                (csb, rsb),
+                a,
+                (csa, rsa),
+                c,
+                (1, n as isize),
+            );
         } else {
-            fused::<T>(n, k, m, b, (csb, rsb), a, (csa, rsa), c, (1, n as isize));
+            fused::<T>(
+                wide,
+                m,
+                k,
+                n,
+                a,
+                (rsa, csa),
+                b,
+                (rsb, csb),
+                c,
+                (n as isize, 1),
+            );
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -94,13 +129,68 @@ pub(super) unsafe fn small_gemm<T: Float>(
     }
 }
 
-/// The kernel for `f32` or `f64` (the only `Float`s), for any output strides.
+/// Which way to compute a product: with 512-bit vectors or 256-bit ones (`wide` says whether
+/// the processor has the former), and `C` or `Cᵀ = Bᵀ·Aᵀ`. Every choice gives the same bits;
+/// this picks the one an estimate of cycles favours. Per panel of `NR` columns: each tile of
+/// `rows` rows issues `rows · VECS` fused multiply-adds per step of `k`, two per cycle, but
+/// each chain waits four cycles for its previous step; a panel not readable in place from `B`
+/// (strided, or narrower than `NR`) is first copied, one element at a time.
+fn plan<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    csb: isize,
+    rsa: isize,
+    wide: bool,
+) -> (bool, bool) {
+    // `csc == 1`: C is written row by row (else column by column, as `Cᵀ` is).
+    let cost = |m: usize, n: usize, csb: isize, csc_is_1: bool, lanes: usize| -> usize {
+        let nr = VECS * lanes;
+        let tiles = m.div_ceil(MR);
+        let per_step = |rows: usize| (rows * VECS / 2).max(4);
+        let steps = (m / MR) * per_step(MR) + usize::from(m % MR > 0) * per_step(m % MR);
+        let panel = |width: usize| {
+            // Whole vectors are stored directly; anything else element by element.
+            let store = if csc_is_1 && width == nr {
+                m * VECS
+            } else {
+                2 * m * width
+            };
+            let copy = if csb == 1 && width == nr {
+                0
+            } else {
+                k * width + k * nr / 8
+            };
+            k * steps + 30 * tiles + store + copy
+        };
+        let (full, rest) = (n / nr, n % nr);
+        full * panel(nr) + usize::from(rest > 0) * panel(rest)
+    };
+    let lanes = |wide: bool| (if wide { 64 } else { 32 }) / std::mem::size_of::<T>();
+    let widths: &[bool] = if wide { &[false, true] } else { &[false] };
+    let mut best = (usize::MAX, false, false);
+    for &w in widths {
+        let c = cost(m, n, csb, true, lanes(w));
+        let t = cost(n, m, rsa, false, lanes(w));
+        // A tie keeps C: fewer values to copy when B is a transposed view.
+        for (transposed, cost) in [(false, c), (true, t)] {
+            if cost < best.0 {
+                best = (cost, w, transposed);
+            }
+        }
+    }
+    (best.1, best.2)
+}
+
+/// The kernel for `f32` or `f64` (the only `Float`s), 512-bit vectors or 256-bit, for any output
+/// strides.
 ///
 /// # Safety
-/// As [`small_gemm`], with `C` written at `c + i·rsc + j·csc`.
+/// As [`small_gemm`], with `C` written at `c + i·rsc + j·csc`; with `wide`, AVX-512F available.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn fused<T: Float>(
+    wide: bool,
     m: usize,
     k: usize,
     n: usize,
@@ -112,50 +202,61 @@ unsafe fn fused<T: Float>(
     rs_cc: (isize, isize),
 ) {
     use std::any::TypeId;
-    // SAFETY: the caller's contract; the casts are to `T` itself (checked by `TypeId`).
+    let f64 = TypeId::of::<T>() == TypeId::of::<f64>();
+    assert!(
+        f64 || TypeId::of::<T>() == TypeId::of::<f32>(),
+        "small_gemm: f32 or f64"
+    );
+    // SAFETY: the caller's contract; the casts are to `T` itself (checked by `TypeId` above:
+    // `Wide64` and `Narrow64` compute in f64, the others in f32).
     unsafe {
-        if TypeId::of::<T>() == TypeId::of::<f64>() {
-            columns::<f64>(m, k, n, a.cast(), rs_ca, b.cast(), rs_cb, c.cast(), rs_cc);
-        } else {
-            assert!(
-                TypeId::of::<T>() == TypeId::of::<f32>(),
-                "small_gemm: f32 or f64"
-            );
-            columns::<f32>(m, k, n, a.cast(), rs_ca, b.cast(), rs_cb, c.cast(), rs_cc);
+        let (a64, b64, c64) = (a.cast::<f64>(), b.cast::<f64>(), c.cast::<f64>());
+        let (a32, b32, c32) = (a.cast::<f32>(), b.cast::<f32>(), c.cast::<f32>());
+        match (wide, f64) {
+            (true, true) => columns_wide::<Wide64>(m, k, n, a64, rs_ca, b64, rs_cb, c64, rs_cc),
+            (true, false) => columns_wide::<Wide32>(m, k, n, a32, rs_ca, b32, rs_cb, c32, rs_cc),
+            (false, true) => {
+                columns_narrow::<Narrow64>(m, k, n, a64, rs_ca, b64, rs_cb, c64, rs_cc)
+            }
+            (false, false) => {
+                columns_narrow::<Narrow32>(m, k, n, a32, rs_ca, b32, rs_cb, c32, rs_cc)
+            }
         }
     }
 }
 
-/// A 256-bit vector of `f32` or `f64` lanes and the AVX/FMA instructions the kernel uses.
+/// A vector of `f32` or `f64` lanes (256 or 512 bits) and the instructions the kernel uses.
 #[cfg(target_arch = "x86_64")]
-trait Lanes: Float {
+trait Lanes {
+    /// The element type.
+    type T: Float;
     /// The vector type.
     type V: Copy;
     /// Lanes per vector.
     const W: usize;
     /// # Safety
-    /// AVX available.
+    /// The vector's instruction set available.
     unsafe fn vzero() -> Self::V;
     /// # Safety
-    /// AVX available.
-    unsafe fn vsplat(x: Self) -> Self::V;
+    /// As `vzero`.
+    unsafe fn vsplat(x: Self::T) -> Self::V;
     /// # Safety
-    /// AVX available; `p` readable for `W` elements.
-    unsafe fn vload(p: *const Self) -> Self::V;
+    /// As `vzero`; `p` readable for `W` elements.
+    unsafe fn vload(p: *const Self::T) -> Self::V;
     /// `a·b + c` with one rounding per lane.
     /// # Safety
-    /// FMA available.
+    /// As `vzero`, and FMA available.
     unsafe fn vfma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a + b` per lane, one rounding.
     /// # Safety
-    /// AVX available.
+    /// As `vzero`.
     unsafe fn vadd(a: Self::V, b: Self::V) -> Self::V;
     /// # Safety
-    /// AVX available; `p` writable for `W` elements.
-    unsafe fn vstore(p: *mut Self, v: Self::V);
+    /// As `vzero`; `p` writable for `W` elements.
+    unsafe fn vstore(p: *mut Self::T, v: Self::V);
     /// Runs `f` with this thread's panel buffer (reused from call to call: a fresh allocation
     /// per product showed up as heap trimming and page faults).
-    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self::T>) -> R) -> R;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -164,13 +265,16 @@ thread_local! {
     static SCRATCH_F32: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `Lanes` for one element type: the two differ only in the vector type, its width, the
-/// intrinsics' suffix and the scratch buffer.
+/// `Lanes` for one element type and width: they differ only in the vector type, its width, the
+/// intrinsics and the scratch buffer.
 #[cfg(target_arch = "x86_64")]
 macro_rules! impl_lanes {
-    ($t:ty, $v:ident, $w:literal, $scratch:ident,
+    ($name:ident, $t:ty, $v:ident, $w:literal, $scratch:ident,
      $zero:ident, $set1:ident, $load:ident, $fmadd:ident, $store:ident, $add:ident) => {
-        impl Lanes for $t {
+        /// `Lanes` marker.
+        struct $name;
+        impl Lanes for $name {
+            type T = $t;
             type V = std::arch::x86_64::$v;
             const W: usize = $w;
             #[inline(always)]
@@ -179,12 +283,12 @@ macro_rules! impl_lanes {
                 unsafe { std::arch::x86_64::$zero() }
             }
             #[inline(always)]
-            unsafe fn vsplat(x: Self) -> Self::V {
+            unsafe fn vsplat(x: $t) -> Self::V {
                 // SAFETY: the caller's contract.
                 unsafe { std::arch::x86_64::$set1(x) }
             }
             #[inline(always)]
-            unsafe fn vload(p: *const Self) -> Self::V {
+            unsafe fn vload(p: *const $t) -> Self::V {
                 // SAFETY: the caller's contract.
                 unsafe { std::arch::x86_64::$load(p) }
             }
@@ -194,11 +298,11 @@ macro_rules! impl_lanes {
                 unsafe { std::arch::x86_64::$fmadd(a, b, c) }
             }
             #[inline(always)]
-            unsafe fn vstore(p: *mut Self, v: Self::V) {
+            unsafe fn vstore(p: *mut $t, v: Self::V) {
                 // SAFETY: the caller's contract.
                 unsafe { std::arch::x86_64::$store(p, v) }
             }
-            fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+            fn with_scratch<R>(f: impl FnOnce(&mut Vec<$t>) -> R) -> R {
                 $scratch.with(|s| f(&mut s.borrow_mut()))
             }
             #[inline(always)]
@@ -212,6 +316,7 @@ macro_rules! impl_lanes {
 
 #[cfg(target_arch = "x86_64")]
 impl_lanes!(
+    Narrow64,
     f64,
     __m256d,
     4,
@@ -225,6 +330,7 @@ impl_lanes!(
 );
 #[cfg(target_arch = "x86_64")]
 impl_lanes!(
+    Narrow32,
     f32,
     __m256,
     8,
@@ -236,146 +342,189 @@ impl_lanes!(
     _mm256_storeu_ps,
     _mm256_add_ps
 );
+#[cfg(target_arch = "x86_64")]
+impl_lanes!(
+    Wide64,
+    f64,
+    __m512d,
+    8,
+    SCRATCH_F64,
+    _mm512_setzero_pd,
+    _mm512_set1_pd,
+    _mm512_loadu_pd,
+    _mm512_fmadd_pd,
+    _mm512_storeu_pd,
+    _mm512_add_pd
+);
+#[cfg(target_arch = "x86_64")]
+impl_lanes!(
+    Wide32,
+    f32,
+    __m512,
+    16,
+    SCRATCH_F32,
+    _mm512_setzero_ps,
+    _mm512_set1_ps,
+    _mm512_loadu_ps,
+    _mm512_fmadd_ps,
+    _mm512_storeu_ps,
+    _mm512_add_ps
+);
 
 /// Vectors per row of a tile: a tile is `ROWS × (VECS · W)` elements of `C`.
 const VECS: usize = 2;
 
-/// Computes `C` in panels of `NR = VECS · W` columns, [`MR`] rows at a time. A panel is read
-/// from `B` in place when its rows are contiguous and whole (`csb = 1`, `NR` columns);
-/// otherwise it is first copied into a `k × NR` row-major buffer, zero-padded past `n`.
-///
-/// # Safety
-/// As [`fused`].
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn columns<T: Lanes>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: *const T,
-    (rsa, csa): (isize, isize),
-    b: *const T,
-    (rsb, csb): (isize, isize),
-    c: *mut T,
-    (rsc, csc): (isize, isize),
-) {
-    T::with_scratch(|packed| {
-        let nr = VECS * T::W;
-        for j0 in (0..n).step_by(nr) {
-            let width = nr.min(n - j0);
-            let (panel, prs) = if csb == 1 && width == nr {
-                (b.wrapping_add(j0), rsb)
-            } else {
-                packed.clear();
-                packed.resize(k * nr, T::zero());
-                // Column by column: a transposed view (a weight gradient's `Aᵀ`) is then read
-                // contiguously.
-                let dst = packed.as_mut_ptr();
-                for jj in 0..width {
-                    let src = b.wrapping_offset((j0 + jj) as isize * csb);
-                    for p in 0..k {
-                        // SAFETY: p < k, j0 + jj < n: an element of B; p·nr + jj < k·nr, the
-                        // length of `packed`.
-                        unsafe { *dst.add(p * nr + jj) = *src.offset(p as isize * rsb) };
-                    }
-                }
-                (packed.as_ptr(), nr as isize)
-            };
-            let mut i0 = 0;
-            while i0 < m {
-                let rows = MR.min(m - i0);
-                let a0 = a.wrapping_offset(i0 as isize * rsa);
-                let c0 = c.wrapping_offset(i0 as isize * rsc + j0 as isize * csc);
-                let cs = (rsc, csc);
-                // SAFETY: rows i0..i0 + rows of A and C, columns j0..j0 + width of C, all inside
-                // the caller's bounds (so the offsets above stay inside the buffers); the panel
-                // holds k rows of nr readable values at stride prs.
-                unsafe {
-                    match rows {
-                        6 => tile::<T, 6>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
-                        5 => tile::<T, 5>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
-                        4 => tile::<T, 4>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
-                        3 => tile::<T, 3>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
-                        2 => tile::<T, 2>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
-                        1 => tile::<T, 1>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
-                        _ => unreachable!("small_gemm: {rows} rows in a tile"),
-                    }
-                }
-                i0 += rows;
-            }
-        }
-    })
-}
+/// The most elements a tile row can have: `VECS` vectors of 16 `f32` lanes.
+const MAX_NR: usize = 32;
 
-/// `ROWS × NR` elements of `C` (the first `width` columns stored), one fused multiply-add chain
-/// each over `p` in increasing order, in [`GEMM_KC`]-deep blocks.
-///
-/// # Safety
-/// `a` points at row 0 of `ROWS` readable rows of `k` elements (strides `rsa`, `csa`); the
-/// panel has `k` rows of `NR` readable values, row `p` at `panel + p·prs`; `c` is valid for
-/// writing `ROWS × width` elements at its strides; AVX2 and FMA available.
+/// The kernel, compiled once per instruction set (`$features`) so that the vector intrinsics
+/// of `Lanes` inline into it.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn tile<T: Lanes, const ROWS: usize>(
-    k: usize,
-    a: *const T,
-    (rsa, csa): (isize, isize),
-    (panel, prs): (*const T, isize),
-    c: *mut T,
-    (rsc, csc): (isize, isize),
-    width: usize,
-) {
-    let nr = VECS * T::W;
-    // SAFETY (whole body): AVX2 and FMA are available (the caller's contract); the panel is
-    // read at rows p < k, VECS vectors of W values each; A at rows < ROWS, columns < k; C
-    // written at rows < ROWS, columns < width.
-    unsafe {
-        for p0 in (0..k).step_by(GEMM_KC) {
-            let mut acc = [[T::vzero(); VECS]; ROWS];
-            for p in p0..(p0 + GEMM_KC).min(k) {
-                let p = p as isize;
-                let brow = panel.offset(p * prs);
-                let bv: [T::V; VECS] = std::array::from_fn(|v| T::vload(brow.add(v * T::W)));
-                for (ii, acc_row) in acc.iter_mut().enumerate() {
-                    let x = T::vsplat(*a.offset(ii as isize * rsa + p * csa));
-                    for (s, &y) in acc_row.iter_mut().zip(&bv) {
-                        *s = T::vfma(x, y, *s);
+macro_rules! kernel {
+    ($columns:ident, $tile:ident, $features:literal) => {
+        /// Computes `C` in panels of `NR = VECS · W` columns, [`MR`] rows at a time. A panel is read
+        /// from `B` in place when its rows are contiguous and whole (`csb = 1`, `NR` columns);
+        /// otherwise it is first copied into a `k × NR` row-major buffer, zero-padded past `n`.
+        ///
+        /// # Safety
+        /// As [`fused`].
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $columns<L: Lanes>(
+            m: usize,
+            k: usize,
+            n: usize,
+            a: *const L::T,
+            (rsa, csa): (isize, isize),
+            b: *const L::T,
+            (rsb, csb): (isize, isize),
+            c: *mut L::T,
+            (rsc, csc): (isize, isize),
+        ) {
+            L::with_scratch(|packed| {
+                let nr = VECS * L::W;
+                for j0 in (0..n).step_by(nr) {
+                    let width = nr.min(n - j0);
+                    let (panel, prs) = if csb == 1 && width == nr {
+                        (b.wrapping_add(j0), rsb)
+                    } else {
+                        packed.clear();
+                        packed.resize(k * nr, <L::T as num_traits::Zero>::zero());
+                        // Column by column: a transposed view (a weight gradient's `Aᵀ`) is then read
+                        // contiguously.
+                        let dst = packed.as_mut_ptr();
+                        for jj in 0..width {
+                            let src = b.wrapping_offset((j0 + jj) as isize * csb);
+                            for p in 0..k {
+                                // SAFETY: p < k, j0 + jj < n: an element of B; p·nr + jj < k·nr, the
+                                // length of `packed`.
+                                unsafe { *dst.add(p * nr + jj) = *src.offset(p as isize * rsb) };
+                            }
+                        }
+                        (packed.as_ptr(), nr as isize)
+                    };
+                    let mut i0 = 0;
+                    while i0 < m {
+                        let rows = MR.min(m - i0);
+                        let a0 = a.wrapping_offset(i0 as isize * rsa);
+                        let c0 = c.wrapping_offset(i0 as isize * rsc + j0 as isize * csc);
+                        let cs = (rsc, csc);
+                        // SAFETY: rows i0..i0 + rows of A and C, columns j0..j0 + width of C, all inside
+                        // the caller's bounds (so the offsets above stay inside the buffers); the panel
+                        // holds k rows of nr readable values at stride prs.
+                        unsafe {
+                            match rows {
+                                6 => $tile::<L, 6>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                                5 => $tile::<L, 5>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                                4 => $tile::<L, 4>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                                3 => $tile::<L, 3>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                                2 => $tile::<L, 2>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                                1 => $tile::<L, 1>(k, a0, (rsa, csa), (panel, prs), c0, cs, width),
+                                _ => unreachable!("small_gemm: {rows} rows in a tile"),
+                            }
+                        }
+                        i0 += rows;
                     }
                 }
-            }
-            if csc == 1 && width == nr {
-                for (ii, acc_row) in acc.iter().enumerate() {
-                    let row = c.offset(ii as isize * rsc);
-                    for (v, &s) in acc_row.iter().enumerate() {
-                        let dst = row.add(v * T::W);
-                        if p0 == 0 {
-                            T::vstore(dst, s);
-                        } else {
-                            T::vstore(dst, T::vadd(T::vload(dst), s));
+            })
+        }
+
+        /// `ROWS × NR` elements of `C` (the first `width` columns stored), one fused multiply-add chain
+        /// each over `p` in increasing order, in [`GEMM_KC`]-deep blocks.
+        ///
+        /// # Safety
+        /// `a` points at row 0 of `ROWS` readable rows of `k` elements (strides `rsa`, `csa`); the
+        /// panel has `k` rows of `NR` readable values, row `p` at `panel + p·prs`; `c` is valid for
+        /// writing `ROWS × width` elements at its strides; AVX2 and FMA available.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $tile<L: Lanes, const ROWS: usize>(
+            k: usize,
+            a: *const L::T,
+            (rsa, csa): (isize, isize),
+            (panel, prs): (*const L::T, isize),
+            c: *mut L::T,
+            (rsc, csc): (isize, isize),
+            width: usize,
+        ) {
+            let nr = VECS * L::W;
+            // SAFETY (whole body): AVX2 and FMA are available (the caller's contract); the panel is
+            // read at rows p < k, VECS vectors of W values each; A at rows < ROWS, columns < k; C
+            // written at rows < ROWS, columns < width.
+            unsafe {
+                for p0 in (0..k).step_by(GEMM_KC) {
+                    let mut acc = [[L::vzero(); VECS]; ROWS];
+                    for p in p0..(p0 + GEMM_KC).min(k) {
+                        let p = p as isize;
+                        let brow = panel.offset(p * prs);
+                        let bv: [L::V; VECS] =
+                            std::array::from_fn(|v| L::vload(brow.add(v * L::W)));
+                        for (ii, acc_row) in acc.iter_mut().enumerate() {
+                            let x = L::vsplat(*a.offset(ii as isize * rsa + p * csa));
+                            for (s, &y) in acc_row.iter_mut().zip(&bv) {
+                                *s = L::vfma(x, y, *s);
+                            }
+                        }
+                    }
+                    if csc == 1 && width == nr {
+                        for (ii, acc_row) in acc.iter().enumerate() {
+                            let row = c.offset(ii as isize * rsc);
+                            for (v, &s) in acc_row.iter().enumerate() {
+                                let dst = row.add(v * L::W);
+                                if p0 == 0 {
+                                    L::vstore(dst, s);
+                                } else {
+                                    L::vstore(dst, L::vadd(L::vload(dst), s));
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    let mut out = [<L::T as num_traits::Zero>::zero(); MAX_NR];
+                    for (ii, acc_row) in acc.iter().enumerate() {
+                        for (v, &s) in acc_row.iter().enumerate() {
+                            L::vstore(out.as_mut_ptr().add(v * L::W), s);
+                        }
+                        for (jj, &s) in out[..width].iter().enumerate() {
+                            let dst = c.offset(ii as isize * rsc + jj as isize * csc);
+                            if p0 == 0 {
+                                dst.write(s);
+                            } else {
+                                dst.write(*dst + s);
+                            }
                         }
                     }
                 }
-                continue;
-            }
-            let mut out = [T::zero(); 32];
-            for (ii, acc_row) in acc.iter().enumerate() {
-                for (v, &s) in acc_row.iter().enumerate() {
-                    T::vstore(out.as_mut_ptr().add(v * T::W), s);
-                }
-                for (jj, &s) in out[..width].iter().enumerate() {
-                    let dst = c.offset(ii as isize * rsc + jj as isize * csc);
-                    if p0 == 0 {
-                        dst.write(s);
-                    } else {
-                        dst.write(*dst + s);
-                    }
-                }
             }
         }
-    }
+    };
 }
 
+#[cfg(target_arch = "x86_64")]
+kernel!(columns_narrow, tile_narrow, "avx2,fma");
+#[cfg(target_arch = "x86_64")]
+kernel!(columns_wide, tile_wide, "avx512f,avx2,fma");
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,9 +568,7 @@ mod tests {
                 let sa = if ta { (1, m as isize) } else { (k as isize, 1) };
                 let sb = if tb { (1, k as isize) } else { (n as isize, 1) };
                 let mut want = vec![T::nan(); m * n];
-                let mut got = vec![T::nan(); m * n];
-                // SAFETY: every buffer holds exactly the elements the strides reach; the
-                // direct kernel runs only when available (checked by the caller).
+                // SAFETY: every buffer holds exactly the elements the strides reach.
                 unsafe {
                     T::gemm(
                         m,
@@ -439,26 +586,71 @@ mod tests {
                         n as isize,
                         1,
                     );
-                    small_gemm(m, k, n, a.as_ptr(), sa, b.as_ptr(), sb, got.as_mut_ptr());
                 }
-                let differ = want
-                    .iter()
-                    .zip(&got)
-                    .filter(|(x, y)| x.as_f64().to_bits() != y.as_f64().to_bits())
-                    .count();
-                if let Some(i) =
-                    (0..m * n).find(|&i| want[i].as_f64().to_bits() != got[i].as_f64().to_bits())
-                {
-                    eprintln!("first differing {i}: want {} got {}", want[i], got[i]);
+                // Both vector widths this processor has, each way round (`C` and `Cᵀ`), and
+                // the entry point's own choice.
+                let widths: &[bool] = if wide() { &[false, true] } else { &[false] };
+                for (path, &w) in widths.iter().enumerate() {
+                    for transposed in [false, true] {
+                        let mut got = vec![T::nan(); m * n];
+                        // SAFETY: as above; the kernels run only when available (checked by
+                        // the caller), the wide one only with AVX-512F (`wide`).
+                        unsafe {
+                            if transposed {
+                                fused::<T>(
+                                    w,
+                                    n,
+                                    k,
+                                    m,
+                                    b.as_ptr(),
+                                    (sb.1, sb.0),
+                                    a.as_ptr(),
+                                    (sa.1, sa.0),
+                                    got.as_mut_ptr(),
+                                    (1, n as isize),
+                                );
+                            } else {
+                                fused::<T>(
+                                    w,
+                                    m,
+                                    k,
+                                    n,
+                                    a.as_ptr(),
+                                    sa,
+                                    b.as_ptr(),
+                                    sb,
+                                    got.as_mut_ptr(),
+                                    (n as isize, 1),
+                                );
+                            }
+                        }
+                        compare(&want, &got, &format!("({m}, {k}, {n}) transposed {ta}/{tb}, wide {w}, Cᵀ {transposed}, path {path}"));
+                    }
                 }
-                assert_eq!(
-                    differ,
-                    0,
-                    "{} ({m}, {k}, {n}) transposed {ta}/{tb}: {differ} elements differ",
-                    T::NAME
+                let mut got = vec![T::nan(); m * n];
+                // SAFETY: as above.
+                unsafe { small_gemm(m, k, n, a.as_ptr(), sa, b.as_ptr(), sb, got.as_mut_ptr()) };
+                compare(
+                    &want,
+                    &got,
+                    &format!("({m}, {k}, {n}) transposed {ta}/{tb}, entry point"),
                 );
             }
         }
+    }
+
+    fn compare<T: Float>(want: &[T], got: &[T], case: &str) {
+        let differ = want
+            .iter()
+            .zip(got)
+            .filter(|(x, y)| x.as_f64().to_bits() != y.as_f64().to_bits())
+            .count();
+        if let Some(i) =
+            (0..want.len()).find(|&i| want[i].as_f64().to_bits() != got[i].as_f64().to_bits())
+        {
+            eprintln!("first differing {i}: want {} got {}", want[i], got[i]);
+        }
+        assert_eq!(differ, 0, "{} {case}: {differ} elements differ", T::NAME);
     }
 
     #[test]
