@@ -148,7 +148,7 @@ fn plan<T: Float>(
         let nr = VECS * lanes;
         let tiles = m.div_ceil(MR);
         let per_step = |rows: usize| (rows * VECS / 2).max(4);
-        let steps = (m / MR) * per_step(MR) + usize::from(m % MR > 0) * per_step(m % MR);
+        let steps = (m / MR) * per_step(MR) + usize::from(!m.is_multiple_of(MR)) * per_step(m % MR);
         let panel = |width: usize| {
             // Whole vectors are stored directly; anything else element by element.
             let store = if csc_is_1 && width == nr {
