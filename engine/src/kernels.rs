@@ -24,11 +24,22 @@ const PARALLEL_ELEMENTS: usize = 1 << 15;
 /// `f` over a contiguous buffer, on the engine's threads when large. Each element is computed
 /// alone, so the split cannot change any bit.
 fn map_slice<T: Float>(d: &[T], f: &(impl Fn(T) -> T + Sync + Send)) -> Vec<T> {
+    if !split(d.len()) {
+        let mut out = take(d.len());
+        out.extend(d.iter().map(|&v| f(v)));
+        return out;
+    }
     fill(d.len(), 1, |start, out| {
         for (slot, &v) in out.iter_mut().zip(&d[start..]) {
             slot.write(f(v));
         }
     })
+}
+
+/// Whether a map over `len` elements is split across threads. (The one-thread path is a plain
+/// `extend`, which the compiler vectorizes better than writes into uninitialized chunks.)
+fn split(len: usize) -> bool {
+    len >= PARALLEL_ELEMENTS && crate::threads::num_threads() > 1
 }
 
 /// A buffer of `len` elements from the pool, its disjoint chunks written by `write(start,
@@ -87,6 +98,11 @@ pub(crate) fn zip_map<T: Float>(
     {
         return a.with_data(|da| {
             b.with_data(|db| {
+                if !split(da.len()) {
+                    let mut out = take(da.len());
+                    out.extend(da.iter().zip(db).map(|(&x, &y)| f(x, y)));
+                    return out;
+                }
                 fill(da.len(), 1, |start, out| {
                     for ((slot, &x), &y) in out.iter_mut().zip(&da[start..]).zip(&db[start..]) {
                         slot.write(f(x, y));
@@ -217,12 +233,7 @@ pub(crate) fn sum_to<T: Float>(storage: &[T], layout: &Layout, shape: &[usize]) 
         (1, total)
     };
     let mut out = filled(total, T::zero());
-    let chunks: Vec<(usize, &mut [T])> = out
-        .chunks_mut((rows_per_block * out_row).max(1))
-        .enumerate()
-        .map(|(b, c)| (b * rows_per_block, c))
-        .collect();
-    crate::threads::for_each_item(chunks, |(first_row, out)| {
+    let sum_rows = |first_row: usize, out: &mut [T]| {
         let mut sub: Shape = from.clone();
         let mut offset = layout.offset;
         if by_rows {
@@ -251,7 +262,17 @@ pub(crate) fn sum_to<T: Float>(storage: &[T], layout: &Layout, shape: &[usize]) 
                 }
             },
         );
-    });
+    };
+    if by_rows {
+        let chunks: Vec<(usize, &mut [T])> = out
+            .chunks_mut(rows_per_block * out_row)
+            .enumerate()
+            .map(|(b, c)| (b * rows_per_block, c))
+            .collect();
+        crate::threads::for_each_item(chunks, |(first_row, out)| sum_rows(first_row, out));
+    } else {
+        sum_rows(0, &mut out);
+    }
     out
 }
 
