@@ -54,12 +54,11 @@ fn fill<T: Float>(
 ) -> Vec<T> {
     let mut out: Vec<T> = take(len);
     let spare = &mut out.spare_capacity_mut()[..len];
-    let threads = crate::threads::num_threads();
-    if len >= PARALLEL_ELEMENTS && threads > 1 && granule > 0 {
+    if split(len) && granule > 0 {
         // Two chunks per thread, so that a thread slow to start leaves the others less to wait
         // for; where the chunks end changes no bit.
         let chunk = len
-            .div_ceil(2 * threads)
+            .div_ceil(2 * crate::threads::num_threads())
             .max(PARALLEL_ELEMENTS / 4)
             .next_multiple_of(granule);
         let chunks: Vec<(usize, &mut [MaybeUninit<T>])> = spare
@@ -130,11 +129,6 @@ pub(crate) fn zip_map<T: Float>(
     // each element alone, so the split changes no bit.
     let rows = shape.first().copied().unwrap_or(1);
     let row = total / rows;
-    let at = |offset: usize, strides: &[isize], r: usize| -> usize {
-        let step = strides.first().copied().unwrap_or(0);
-        // A position of the layout, hence inside its buffer: no overflow.
-        (offset as isize + r as isize * step) as usize
-    };
     fill(total, row, |start, out| {
         let (r, n) = (start / row, out.len() / row);
         let mut sub: Shape = shape.into();
@@ -146,9 +140,9 @@ pub(crate) fn zip_map<T: Float>(
         for_each_run2(
             &sub,
             &ba.strides,
-            at(ba.offset, &ba.strides, r),
+            row_offset(&ba, r),
             &bb.strides,
-            at(bb.offset, &bb.strides, r),
+            row_offset(&bb, r),
             |i, j, len, step_a, step_b| match (step_a, step_b) {
                 (1, 1) => put(
                     out,
@@ -187,6 +181,13 @@ pub(crate) fn zip_map<T: Float>(
     })
 }
 
+/// Where row `r` of `layout`'s outermost axis starts (the layout's own start for a 0-d one): a
+/// position of the layout, hence inside its buffer, so the arithmetic cannot overflow.
+fn row_offset(layout: &Layout, r: usize) -> usize {
+    let step = layout.strides.first().copied().unwrap_or(0);
+    (layout.offset as isize + r as isize * step) as usize
+}
+
 /// Writes `values` into `out` from `*pos` on, advancing `*pos` (panics past the end of `out`).
 #[inline]
 fn put<T>(out: &mut [MaybeUninit<T>], pos: &mut usize, values: impl Iterator<Item = T>) {
@@ -222,9 +223,7 @@ pub(crate) fn sum_to<T: Float>(storage: &[T], layout: &Layout, shape: &[usize]) 
     // When the outermost axis is kept, each block of its rows sums into its own rows of the
     // output, in the order one thread would: the split changes no bit. (When it is summed
     // away, every row adds into the same outputs, so the rows stay on one thread, in order.)
-    let by_rows = matches!(target.strides.first(), Some(&s) if s != 0)
-        && layout.numel() >= PARALLEL_ELEMENTS
-        && crate::threads::num_threads() > 1;
+    let by_rows = matches!(target.strides.first(), Some(&s) if s != 0) && split(layout.numel());
     // Two blocks per thread (see `fill`), or the whole output as one.
     let (rows_per_block, out_row) = if by_rows {
         let rows = from[0].div_ceil(2 * crate::threads::num_threads());
@@ -238,8 +237,7 @@ pub(crate) fn sum_to<T: Float>(storage: &[T], layout: &Layout, shape: &[usize]) 
         let mut offset = layout.offset;
         if by_rows {
             sub[0] = out.len() / out_row;
-            // A position of the layout, hence inside the buffer: no overflow.
-            offset = (offset as isize + first_row as isize * layout.strides[0]) as usize;
+            offset = row_offset(layout, first_row);
         }
         for_each_run2(
             &sub,
