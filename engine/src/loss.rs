@@ -31,25 +31,27 @@ impl<T: Float> Tensor<T> {
 /// The elementwise loss `max(z, 0) - z·y + log(1 + e^-|z|)` of [`Tensor::bce_with_logits`],
 /// with the limits at infinite logits.
 fn bce_with_logits_values<T: Float>(logits: &Tensor<T>, targets: &Tensor<T>) -> Vec<T> {
-    let z = logits.to_vec();
-    let y = targets.to_vec();
-    z.iter()
-        .zip(&y)
-        .map(|(&z, &y)| {
-            if z.is_infinite() {
-                // The cost's limit: the weight of the log that diverges, times inf, and
-                // 0 (not 0·inf) when that weight is 0.
-                let weight = if z > T::zero() { T::one() - y } else { y };
-                if weight == T::zero() {
-                    T::zero()
-                } else {
-                    weight * T::infinity()
-                }
+    logits.with_data(|z| targets.with_data(|y| bce_values(z, y)))
+}
+
+/// [`bce_with_logits_values`] on the row-major elements, into a pooled buffer.
+fn bce_values<T: Float>(z: &[T], y: &[T]) -> Vec<T> {
+    let mut out = crate::buffers::take(z.len());
+    out.extend(z.iter().zip(y).map(|(&z, &y)| {
+        if z.is_infinite() {
+            // The cost's limit: the weight of the log that diverges, times inf, and
+            // 0 (not 0·inf) when that weight is 0.
+            let weight = if z > T::zero() { T::one() - y } else { y };
+            if weight == T::zero() {
+                T::zero()
             } else {
-                z.max(T::zero()) - z * y + (-z.abs()).exp().ln_1p()
+                weight * T::infinity()
             }
-        })
-        .collect()
+        } else {
+            z.max(T::zero()) - z * y + (-z.abs()).exp().ln_1p()
+        }
+    }));
+    out
 }
 
 /// Mean binary cross-entropy from logits: the course's cost `-1/m Σ (y log a + (1-y) log(1-a))`

@@ -132,10 +132,7 @@ pub fn graph_report<T: Float>(root: &Tensor<T>) -> GraphReport {
         match t.node() {
             Some(node) => {
                 // A view's buffer belongs to the tensor it views; a fresh buffer is the node's.
-                let is_view = node
-                    .inputs()
-                    .iter()
-                    .any(|i| std::sync::Arc::ptr_eq(&i.storage(), &storage));
+                let is_view = node.inputs().iter().any(|i| i.shares_storage(&storage));
                 let bytes = if is_view { 0 } else { storage.len() * size };
                 report.nodes += 1;
                 report.node_bytes += bytes;

@@ -420,6 +420,11 @@ impl<T: Float> Tensor<T> {
         self.0.storage.read().unwrap().clone()
     }
 
+    /// Whether this tensor's buffer is `storage` (without cloning the handle to compare it).
+    pub(crate) fn shares_storage(&self, storage: &Arc<Vec<T>>) -> bool {
+        Arc::ptr_eq(&self.0.storage.read().unwrap(), storage)
+    }
+
     pub(crate) fn node(&self) -> Option<&Node<T>> {
         self.0.node.as_ref()
     }

@@ -1,7 +1,7 @@
 //! Fused backward rules give the same bits as the unfused formulas they replace.
 //!
-//! ReLU's gradient mask is computed in one pass over the input instead of the four operations
-//! of `1 - [x <= 0]`, and the logits' gradient of the binary cross-entropy `g · (σ(z) - y)` in
+//! ReLU's gradient `g · (1 - [x <= 0])` is computed in one pass over the input and the
+//! upstream gradient instead of the operations of the formula, and the logits' gradient of the binary cross-entropy `g · (σ(z) - y)` in
 //! one pass instead of three; the gradients must be the same to the last bit, signed zeros,
 //! infinities and NaN included.
 

@@ -218,6 +218,9 @@ pub enum Entry<'a, T: Float> {
 pub struct Visitor<'s, T: Float> {
     prefix: String,
     sink: &'s mut dyn FnMut(Entry<'_, T>),
+    /// Only the train/eval switches are wanted ([`Module::set_training`], called every epoch):
+    /// tensors are not reported, so no name is formatted and no handle cloned.
+    modes_only: bool,
 }
 
 impl<'s, T: Float> Visitor<'s, T> {
@@ -226,7 +229,22 @@ impl<'s, T: Float> Visitor<'s, T> {
         Visitor {
             prefix: String::new(),
             sink,
+            modes_only: false,
         }
+    }
+
+    /// A visitor that reports only [`Entry::Mode`]s.
+    fn for_modes(sink: &'s mut dyn FnMut(Entry<'_, T>)) -> Self {
+        Visitor {
+            modes_only: true,
+            ..Visitor::new(sink)
+        }
+    }
+
+    /// Whether this visitor reports only train/eval switches (and drops tensors unseen), so
+    /// a module that visits its children through visitors of its own can skip the naming.
+    pub fn modes_only(&self) -> bool {
+        self.modes_only
     }
 
     fn full(&self, name: &str) -> String {
@@ -237,6 +255,9 @@ impl<'s, T: Float> Visitor<'s, T> {
     #[track_caller]
     pub fn param(&mut self, name: &str, tensor: &Tensor<T>, kind: ParamKind) {
         check_segment(name);
+        if self.modes_only {
+            return;
+        }
         let p = Param::new(self.full(name), tensor.clone(), kind);
         (self.sink)(Entry::Param(p));
     }
@@ -244,6 +265,9 @@ impl<'s, T: Float> Visitor<'s, T> {
     /// Reports an entry under a relative name that may hold dots (a container renaming what
     /// its children reported, as [`Sequential`](crate::Sequential) does).
     pub(crate) fn forward_entry(&mut self, relative: &str, p: Param<T>, buffer: bool) {
+        if self.modes_only {
+            return;
+        }
         let p = Param::new(self.full(relative), p.tensor, p.kind);
         (self.sink)(if buffer {
             Entry::Buffer(p)
@@ -256,6 +280,9 @@ impl<'s, T: Float> Visitor<'s, T> {
     #[track_caller]
     pub fn buffer(&mut self, name: &str, tensor: &Tensor<T>) {
         check_segment(name);
+        if self.modes_only {
+            return;
+        }
         let p = Param::new(self.full(name), tensor.clone(), ParamKind::Other);
         (self.sink)(Entry::Buffer(p));
     }
@@ -297,6 +324,16 @@ fn check_segment(name: &str) {
 fn collect<T: Float, M: Module<T> + ?Sized>(module: &M, mut keep: impl FnMut(Entry<'_, T>)) {
     let mut sink = |e: Entry<'_, T>| keep(e);
     module.visit(&mut Visitor::new(&mut sink));
+}
+
+/// Calls `f` on every train/eval switch of `module` (in visiting order), naming nothing.
+fn for_each_mode<T: Float, M: Module<T> + ?Sized>(module: &M, mut f: impl FnMut(&Mode)) {
+    let mut sink = |e: Entry<'_, T>| {
+        if let Entry::Mode(m) = e {
+            f(m)
+        }
+    };
+    module.visit(&mut Visitor::for_modes(&mut sink));
 }
 
 /// Names each tensor after its parameter and panics on a repeated name; a tensor reported
@@ -395,20 +432,14 @@ pub trait Module<T: Float> {
     /// Switches every layer between training (dropout active, batch statistics) and
     /// evaluation (identity dropout, running statistics).
     fn set_training(&self, training: bool) {
-        collect(self, |e| {
-            if let Entry::Mode(m) = e {
-                m.set(training)
-            }
-        });
+        for_each_mode(self, |m| m.set(training));
     }
 
     /// Whether the first switch found is in training mode (`true` for a module without any).
     fn is_training(&self) -> bool {
         let mut first = None;
-        collect(self, |e| {
-            if let Entry::Mode(m) = e {
-                first.get_or_insert(m.is_training());
-            }
+        for_each_mode(self, |m| {
+            first.get_or_insert(m.is_training());
         });
         first.unwrap_or(true)
     }
@@ -601,6 +632,21 @@ mod tests {
             .map(|p| p.name)
             .collect();
         assert_eq!(names, ["a.weight", "a.bias"]);
+    }
+
+    #[test]
+    fn the_mode_visitor_finds_every_switch_and_reports_no_tensor() {
+        let m = model();
+        let mut all = 0;
+        collect(&m, |e| all += usize::from(matches!(e, Entry::Mode(_))));
+        let (mut modes, mut tensors) = (0, 0);
+        let mut sink = |e: Entry<'_, f64>| match e {
+            Entry::Mode(_) => modes += 1,
+            Entry::Param(_) | Entry::Buffer(_) => tensors += 1,
+        };
+        m.visit(&mut Visitor::for_modes(&mut sink));
+        assert!(all > 1);
+        assert_eq!((modes, tensors), (all, 0));
     }
 
     #[test]

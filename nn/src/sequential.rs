@@ -153,6 +153,13 @@ impl<T: Float> Module<T> for Sequential<T> {
     /// and every layer's train/eval switch.
     fn visit(&self, v: &mut Visitor<'_, T>) {
         v.mode(&self.mode);
+        if v.modes_only() {
+            // Nothing is named: the layers report their switches straight to `v`.
+            for layer in &self.layers {
+                layer.visit(v);
+            }
+            return;
+        }
         let mut number = 0;
         for (position, layer) in self.layers.iter().enumerate() {
             let mut entries: Vec<(Param<T>, bool)> = Vec::new();

@@ -20,6 +20,7 @@
 //!   hooks see the updated total (see [`hooks`](super::hooks)).
 //! - Tensors that do not require gradients (data, constants) never receive one.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -52,6 +53,14 @@ impl Hasher for IdHasher {
 
 /// A map keyed by tensor id.
 type IdMap<V> = HashMap<TensorId, V, BuildHasherDefault<IdHasher>>;
+
+thread_local! {
+    /// [`ordered_graph`]'s position map, reused from one backward pass to the next.
+    static POSITIONS: Cell<IdMap<usize>> = Cell::new(IdMap::default());
+}
+
+/// The largest position map a thread keeps (entries): one huge graph does not pin its map.
+const KEPT_POSITIONS: usize = 1 << 16;
 
 /// Options for a backward pass.
 #[derive(Clone, Copy, Debug, Default)]
@@ -151,9 +160,12 @@ const NOT_IN_GRAPH: usize = usize::MAX;
 /// A tensor a node's rule [`skipped`] counts as one more input (its position follows the
 /// inputs'): it is then ordered after the node, whose rule delivers part of its gradient.
 fn ordered_graph<T: Float>(root: &Tensor<T>) -> (Vec<Tensor<T>>, Vec<SmallVec<[usize; 2]>>) {
-    // Post-order (inputs first), then reversed; `position` holds post-order indices.
+    // Post-order (inputs first), then reversed; `position` holds post-order indices. The map
+    // is the thread's, kept between passes: a training step's backward then neither allocates
+    // it nor grows it again.
+    let mut position = POSITIONS.take();
+    position.clear();
     let mut post = Vec::new();
-    let mut position: IdMap<usize> = IdMap::default();
     // (tensor, whether its inputs have been pushed)
     let mut stack = vec![(root.clone(), false)];
     while let Some((t, expanded)) = stack.pop() {
@@ -199,6 +211,9 @@ fn ordered_graph<T: Float>(root: &Tensor<T>) -> (Vec<Tensor<T>>, Vec<SmallVec<[u
         })
         .collect();
     post.reverse();
+    if position.capacity() <= KEPT_POSITIONS {
+        POSITIONS.set(position);
+    }
     (post, inputs)
 }
 

@@ -213,7 +213,7 @@ pub(crate) fn record_view<T: Float>(
         return Tensor::from_parts(storage, layout, None);
     }
     // A view shares its input's buffer, which the node keeps alive anyway: it adds no bytes.
-    let is_view = inputs.iter().any(|t| Arc::ptr_eq(&t.storage(), &storage));
+    let is_view = inputs.iter().any(|t| t.shares_storage(&storage));
     let bytes = if is_view {
         0
     } else {

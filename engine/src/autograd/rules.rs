@@ -434,7 +434,7 @@ pub fn with_rule<T: Float, R>(
         // d relu(x) = [x > 0] dx, written as relu_backward's dZ[Z <= 0] = 0, i.e. [not x <= 0]:
         // the same for every number, and at NaN it passes ds on, as that code and PyTorch's
         // threshold_backward do.
-        Op::Relu => k(Elementwise(&|s| s * not_le_zero(x))),
+        Op::Relu => k(Elementwise(&|s| times_relu_mask(s, x))),
         // d leaky_relu(x) = ([x > 0] + slope·[x <= 0]) dx
         Op::LeakyRelu(slope) => k(Elementwise(&|s| {
             let pos = x.gt_scalar(T::zero());
@@ -686,10 +686,7 @@ pub(crate) fn skipped_gradient<T: Float>(inputs: &[Tensor<T>], g: &Tensor<T>) ->
 /// three roundings (the test `bce_gradient_matches_the_unfused_formula_bit_for_bit` compares
 /// them); otherwise it is the formula itself, recorded when a graph is being built.
 fn times_sigmoid_minus<T: Float>(s: &Tensor<T>, a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
-    let recording = crate::autograd::is_grad_enabled()
-        && (s.requires_grad() || a.requires_grad() || b.requires_grad());
-    let dense = |t: &Tensor<T>| t.shape() == a.shape() && t.is_contiguous();
-    if recording || !(dense(s) && dense(a) && dense(b)) {
+    if !fusable(&[s, a, b]) {
         return s * (a.sigmoid() - b);
     }
     let sigmoid = crate::ops::elementwise::sigmoid::<T>;
@@ -711,9 +708,43 @@ fn not_less_half_ties<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
     -a.lt(b) + T::one() - a.eq_mask(b) * T::from_f64(0.5)
 }
 
+/// `s · [not x <= 0]`, relu's local derivative applied to `s`. Fused as
+/// [`times_sigmoid_minus`] is: one pass with no mask tensor, each element the same product by
+/// exactly 0 or 1 (the test `relu_gradient_matches_the_unfused_mask_bit_for_bit` compares them).
+fn times_relu_mask<T: Float>(s: &Tensor<T>, x: &Tensor<T>) -> Tensor<T> {
+    if !fusable(&[s, x]) {
+        return s * not_le_zero(x);
+    }
+    let data = s.with_data(|s| {
+        x.with_data(|x| {
+            let mut out = crate::buffers::take(x.len());
+            out.extend(
+                s.iter()
+                    .zip(x)
+                    .map(|(&s, &x)| s * if x <= T::zero() { T::zero() } else { T::one() }),
+            );
+            out
+        })
+    });
+    Tensor::dense(data, x.shape())
+}
+
+/// Whether a fused rule may compute in one pass: nothing is being recorded (a graph of the
+/// backward pass needs the formula's operations) and the operands are dense and of one shape
+/// (the usual case in a training step; broadcasting and views take the formula).
+fn fusable<T: Float>(operands: &[&Tensor<T>]) -> bool {
+    let recording =
+        crate::autograd::is_grad_enabled() && operands.iter().any(|t| t.requires_grad());
+    let shape = operands[0].shape();
+    !recording
+        && operands
+            .iter()
+            .all(|t| t.shape() == shape && t.is_contiguous())
+}
+
 /// The constant mask `[not x <= 0]`: `[x > 0]`, and 1 at NaN (relu's gradient mask). One pass
-/// over `x`, the same values as `-x.le_scalar(0) + 1` (the test `relu_mask_is_one_minus_le_zero`
-/// compares them).
+/// over `x`, the same values as `-x.le_scalar(0) + 1` (the test
+/// `relu_gradient_matches_the_unfused_mask_bit_for_bit` compares them).
 pub(crate) fn not_le_zero<T: Float>(x: &Tensor<T>) -> Tensor<T> {
     let mask = crate::kernels::map(x, |v| if v <= T::zero() { T::zero() } else { T::one() });
     Tensor::dense(mask, x.shape())
