@@ -188,6 +188,47 @@ fn row_offset(layout: &Layout, r: usize) -> usize {
     (layout.offset as isize + r as isize * step) as usize
 }
 
+/// `out + b` into `out` itself, `b` broadcast to `shape` (the shape of the dense row-major
+/// `out`): per element the sum `x + y` that [`zip_map`] computes for `a + b`, so the values are
+/// those of adding into a new buffer. Outputs large enough to split go through `zip_map`
+/// itself, into a second buffer, so that they are still shared among the engine's threads.
+pub(crate) fn add_broadcast_into<T: Float>(out: &mut Vec<T>, shape: &[usize], b: &Tensor<T>) {
+    if split(out.len()) {
+        let a = Tensor::dense(std::mem::take(out), shape);
+        *out = zip_map(&a, b, shape, |x, y| x + y);
+        return;
+    }
+    let lb = b.layout().broadcast_to(shape).expect("checked by caller");
+    let dense = Layout::contiguous(shape);
+    let sb = b.storage();
+    for_each_run2(
+        shape,
+        &dense.strides,
+        0,
+        &lb.strides,
+        lb.offset,
+        |i, j, len, step_out, step_b| match (step_out, step_b) {
+            (1, 0) => {
+                let y = sb[j];
+                for x in &mut out[i..i + len] {
+                    *x = *x + y;
+                }
+            }
+            (1, 1) => {
+                for (x, &y) in out[i..i + len].iter_mut().zip(&sb[j..j + len]) {
+                    *x = *x + y;
+                }
+            }
+            _ => {
+                for k in 0..len as isize {
+                    let o = (i as isize + k * step_out) as usize;
+                    out[o] = out[o] + sb[(j as isize + k * step_b) as usize];
+                }
+            }
+        },
+    );
+}
+
 /// Writes `values` into `out` from `*pos` on, advancing `*pos` (panics past the end of `out`).
 #[inline]
 fn put<T>(out: &mut [MaybeUninit<T>], pos: &mut usize, values: impl Iterator<Item = T>) {

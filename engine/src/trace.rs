@@ -110,16 +110,24 @@ pub fn broadcast_axes(input: &[usize], output: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-/// Which axes of the output the gradient of `input` was summed over, for the operations whose
-/// backward rule undoes broadcasting: elementwise operations of two operands (read from their
-/// rule, so new ones are covered), `broadcast_to`, and the batch dimensions of `matmul`.
-fn summed_axes<T: Float>(node: &Node<T>, output: &Tensor<T>, input: &[usize]) -> Vec<usize> {
+/// Which axes of the output the gradient of input `index` (of shape `input`) was summed over,
+/// for the operations whose backward rule undoes broadcasting: elementwise operations of two
+/// operands (read from their rule, so new ones are covered), `broadcast_to`, the batch
+/// dimensions of `matmul` and `matmul_add`, and `matmul_add`'s bias.
+fn summed_axes<T: Float>(
+    node: &Node<T>,
+    output: &Tensor<T>,
+    index: usize,
+    input: &[usize],
+) -> Vec<usize> {
     let out = output.shape();
     with_rule(node.op(), node.inputs(), output, |rule| {
         match (rule, node.op()) {
             (Rule::Elementwise2(..), _) | (_, Op::BroadcastTo { .. }) => broadcast_axes(input, out),
             // Only the batch dimensions broadcast; the matrix dimensions are contracted.
-            (_, Op::MatMul) => {
+            // The bias of `matmul_add` broadcasts as an elementwise operand does.
+            (_, Op::MatMulAdd) if index == 2 => broadcast_axes(input, out),
+            (_, Op::MatMul | Op::MatMulAdd) => {
                 let batch = |s: &[usize]| s[..s.len().saturating_sub(2)].to_vec();
                 broadcast_axes(&batch(input), &batch(out))
             }
@@ -147,13 +155,14 @@ fn record_visit<T: Float>(t: &Tensor<T>, g: &Tensor<T>, grads: Option<&InputGrad
                 .inputs()
                 .iter()
                 .zip(grads.iter())
-                .map(|(input, ig)| TraceInput {
+                .enumerate()
+                .map(|(index, (input, ig))| TraceInput {
                     label: input.name().map(|n| n.to_string()).unwrap_or_default(),
                     id: input.id(),
                     shape: input.shape().to_vec(),
                     grad_norm: ig.as_ref().map(norm),
                     summed_axes: if ig.is_some() {
-                        summed_axes(node, t, input.shape())
+                        summed_axes(node, t, index, input.shape())
                     } else {
                         Vec::new()
                     },

@@ -112,3 +112,50 @@ fn bce_gradient_matches_the_unfused_formula_bit_for_bit() {
     let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(z32.grad().unwrap().to_vec()), bits(want32.to_vec()));
 }
+
+/// `matmul_add` against `matmul` then `+`, values and gradients, bit for bit: a bias column,
+/// a bias row, a transposed operand, and an output large enough to be split across threads.
+#[test]
+fn matmul_add_matches_matmul_then_add_bit_for_bit() {
+    fn check<T: engine::Float>(a: &[usize], b: &[usize], c: &[usize], transpose_a: bool) {
+        let make = |shape: &[usize], seed: usize| {
+            let n: usize = shape.iter().product();
+            let v = (0..n)
+                .map(|i| T::from_f64((((i * 7919 + seed * 104_729) % 1000) as f64 - 500.0) / 77.0))
+                .collect();
+            Tensor::from_vec(v, shape).to_leaf()
+        };
+        let (x, y, z) = (make(a, 1), make(b, 2), make(c, 3));
+        let xa = if transpose_a {
+            x.transpose(-2, -1)
+        } else {
+            x.clone()
+        };
+        let fused = xa.matmul_add(&y, &z);
+        let plain = xa.matmul(&y) + &z;
+        let bits = |t: &Tensor<T>| {
+            t.to_vec()
+                .iter()
+                .map(|v| v.as_f64().to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&fused), bits(&plain), "values, {a:?}·{b:?} + {c:?}");
+        let w = make(fused.shape(), 4);
+        let mut grads = Vec::new();
+        for out in [&fused, &plain] {
+            for t in [&x, &y, &z] {
+                t.zero_grad();
+            }
+            (out * &w).sum().backward();
+            grads.push([&x, &y, &z].map(|t| bits(&t.grad().unwrap())));
+        }
+        assert_eq!(grads[0], grads[1], "gradients, {a:?}·{b:?} + {c:?}");
+    }
+    check::<f64>(&[3, 4], &[4, 5], &[3, 1], false);
+    check::<f64>(&[4, 3], &[4, 5], &[5], true);
+    check::<f32>(&[3, 4], &[4, 5], &[3, 5], false);
+    check::<f64>(&[256, 64], &[64, 256], &[256, 1], false);
+    engine::set_num_threads(2);
+    check::<f32>(&[256, 64], &[64, 256], &[256, 1], false);
+    engine::set_num_threads(0);
+}

@@ -96,7 +96,7 @@ impl<T: Float> Module<T> for Dense<T> {
             self.in_features(),
             x.shape()
         );
-        self.weight.matmul(x) + &self.bias
+        self.weight.matmul_add(x, &self.bias)
     }
 
     /// `weight` (a weight) and `bias` (a bias).

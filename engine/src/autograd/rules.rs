@@ -99,6 +99,9 @@ pub enum Op<T: Float> {
     Clamp(T, T),
     /// Matrix product, batched over broadcast leading dimensions.
     MatMul,
+    /// `a·b + c`: a matrix product plus `c` broadcast to its shape, in one node (a dense
+    /// layer's `W·X + b`).
+    MatMulAdd,
     /// Same elements, new shape (`from` is the input's).
     Reshape {
         /// The input's shape.
@@ -278,6 +281,7 @@ impl<T: Float> Op<T> {
             Op::Tanh => "tanh",
             Op::Clamp(..) => "clamp",
             Op::MatMul => "matmul",
+            Op::MatMulAdd => "matmul_add",
             Op::Reshape { .. } => "reshape",
             Op::Permute { .. } => "permute",
             Op::BroadcastTo { .. } => "broadcast_to",
@@ -459,6 +463,22 @@ pub fn with_rule<T: Float, R>(
                 sum_terms([
                     t[0].as_ref().map(|da| da.matmul(b)),
                     t[1].as_ref().map(|db| a.matmul(db)),
+                ])
+            },
+        }),
+        // Y = A·B + C: dY = dA·B + A·dB + dC; reverse: matmul's two products, and dC = dY
+        // summed back to C's shape (as `Add` does for a broadcast operand)
+        Op::MatMulAdd => k(Special {
+            vjp: &|i, g| match i {
+                0 => g.matmul(&b.transpose(-2, -1)).sum_to(a.shape()),
+                1 => a.transpose(-2, -1).matmul(g).sum_to(b.shape()),
+                _ => g.sum_to(inputs[2].shape()),
+            },
+            jvp: &|t| {
+                sum_terms([
+                    t[0].as_ref().map(|da| da.matmul(b)),
+                    t[1].as_ref().map(|db| a.matmul(db)),
+                    t[2].as_ref().map(|dc| dc.broadcast_to(y.shape())),
                 ])
             },
         }),

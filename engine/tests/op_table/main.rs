@@ -71,6 +71,7 @@ op_variants! {
     Op::Tanh => "Tanh",
     Op::Clamp(..) => "Clamp",
     Op::MatMul => "MatMul",
+    Op::MatMulAdd => "MatMulAdd",
     Op::Reshape { .. } => "Reshape",
     Op::Permute { .. } => "Permute",
     Op::BroadcastTo { .. } => "BroadcastTo",

@@ -332,6 +332,22 @@ pub fn rows() -> Vec<Row> {
             ],
         )
         .reference(|x| r::matmul(&x[0], &x[1])),
+        row(
+            "matmul_add",
+            f!(|v| v[0].matmul_add(&v[1], &v[2])),
+            vec![
+                // a dense layer: W·X + b with a bias column
+                s(&[(&[3, 4], Real), (&[4, 5], Real), (&[3, 1], Real)]),
+                s(&[(&[1, 1], Real), (&[1, 1], Real), (&[1, 1], Real)]),
+                s(&[(&[7, 6], Real), (&[6, 5], Real), (&[7, 5], Real)]),
+                // a bias row, a scalar, and one broadcast over batched products
+                s(&[(&[5, 1], Real), (&[1, 4], Real), (&[4], Real)]),
+                s(&[(&[2, 3], Real), (&[3, 2], Real), (&[], Real)]),
+                s(&[(&[2, 3, 4], Real), (&[2, 4, 5], Real), (&[3, 1], Real)]),
+                s(&[(&[7, 6], Real), (&[6, 5], Real), (&[7, 5], Real)]).t(),
+            ],
+        )
+        .reference(|x| r::zip(&r::matmul(&x[0], &x[1]), &x[2], |p, c| p + c)),
         // ----- shape operations (linear: one transpose rule gives both modes)
         row(
             "reshape",
