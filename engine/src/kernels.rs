@@ -211,18 +211,18 @@ pub(crate) fn add_broadcast_into<T: Float>(out: &mut Vec<T>, shape: &[usize], b:
             (1, 0) => {
                 let y = sb[j];
                 for x in &mut out[i..i + len] {
-                    *x = *x + y;
+                    *x += y;
                 }
             }
             (1, 1) => {
                 for (x, &y) in out[i..i + len].iter_mut().zip(&sb[j..j + len]) {
-                    *x = *x + y;
+                    *x += y;
                 }
             }
             _ => {
                 for k in 0..len as isize {
                     let o = (i as isize + k * step_out) as usize;
-                    out[o] = out[o] + sb[(j as isize + k * step_b) as usize];
+                    out[o] += sb[(j as isize + k * step_b) as usize];
                 }
             }
         },
