@@ -128,7 +128,17 @@ pub(crate) fn take<T: Float>(n: usize) -> Vec<T> {
     }
     let class = class_above(n);
     let reused = with_pool(|pool: &mut Pool<T>| {
-        let buffer = pool.classes.get_mut(class)?.pop()?;
+        // Any buffer of the request's class fits. So may one of the class below, which holds
+        // buffers made outside the pool (`Tensor::from_vec` of the same size every step, say):
+        // their capacity is not a class size, so they sit one class lower than it is asked from.
+        let buffer = match pool.classes.get_mut(class).and_then(Vec::pop) {
+            Some(buffer) => buffer,
+            None => {
+                let below = pool.classes.get_mut(class.checked_sub(1)?)?;
+                let i = below.iter().position(|b| b.capacity() >= n)?;
+                below.swap_remove(i)
+            }
+        };
         pool.count -= 1;
         pool.bytes -= bytes_of::<T>(buffer.capacity());
         Some(buffer)
@@ -214,6 +224,14 @@ mod tests {
         give(again);
         release();
         assert_eq!(pooled_bytes(), 0);
+        // A buffer made outside the pool, of a capacity that is no class size, serves a request
+        // of its own size: the same size made again every step does not leave it unused.
+        let outside: Vec<f64> = Vec::with_capacity(4221);
+        assert_ne!(class_size(class_above(4221)), 4221);
+        let address = outside.as_ptr();
+        give(outside);
+        assert_eq!(take::<f64>(4221).as_ptr(), address);
+        release();
     }
 
     #[test]
