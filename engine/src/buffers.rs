@@ -230,7 +230,9 @@ mod tests {
         assert_ne!(class_size(class_above(4221)), 4221);
         let address = outside.as_ptr();
         give(outside);
-        assert_eq!(take::<f64>(4221).as_ptr(), address);
+        let same: Vec<f64> = take(4221);
+        assert_eq!(same.as_ptr(), address);
+        drop(same);
         release();
     }
 

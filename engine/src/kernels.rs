@@ -584,6 +584,28 @@ pub(crate) fn matmul<T: Float>(
     k: usize,
     n: usize,
 ) -> Vec<T> {
+    matmul_views(
+        (&a.storage(), a.layout()),
+        (&b.storage(), b.layout()),
+        batch,
+        [m, k, n],
+    )
+}
+
+/// [`matmul`] of operands given as a buffer and a layout (a tensor's, or a permutation of
+/// one, as the matrix-product rules pass a transposed operand without making a tensor of it).
+/// That each layout lies inside its buffer is checked here, for every caller.
+#[track_caller]
+pub(crate) fn matmul_views<T: Float>(
+    (sa, a): (&[T], &Layout),
+    (sb, b): (&[T], &Layout),
+    batch: &[usize],
+    [m, k, n]: [usize; 3],
+) -> Vec<T> {
+    assert!(
+        a.fits_in(sa.len()) && b.fits_in(sb.len()),
+        "matmul: an operand's layout does not fit its buffer"
+    );
     let out_shape: Shape = batch.iter().copied().chain([m, n]).collect();
     let total = numel_or_panic("matmul", &out_shape);
     if k == 0 {
@@ -599,18 +621,11 @@ pub(crate) fn matmul<T: Float>(
         return out;
     }
     let full = |rows, cols| -> Shape { batch.iter().copied().chain([rows, cols]).collect() };
-    let la: Layout = a
-        .layout()
-        .broadcast_to(&full(m, k))
-        .expect("checked by caller");
-    let lb: Layout = b
-        .layout()
-        .broadcast_to(&full(k, n))
-        .expect("checked by caller");
+    let la: Layout = a.broadcast_to(&full(m, k)).expect("checked by caller");
+    let lb: Layout = b.broadcast_to(&full(k, n)).expect("checked by caller");
     let nb = batch.len();
-    let (sa, sb) = (a.storage(), b.storage());
     // Broadcasting only adds zero strides, so the stretched layouts reach exactly the positions
-    // the operands' own layouts do, which `Tensor::from_parts` checked lie in the buffers.
+    // the operands' own layouts do, which lie in the buffers (asserted on entry).
     debug_assert!(la.fits_in(sa.len()) && lb.fits_in(sb.len()));
     let mut c_offset = 0usize;
     for_each_offset2(
@@ -623,7 +638,7 @@ pub(crate) fn matmul<T: Float>(
             // SAFETY: what gemm reads, `a[oa + i·rsa + p·csa]` for i < m, p < k, and
             // `b[ob + p·rsb + j·csb]` for p < k, j < n, are elements of the layouts `la` and `lb`
             // (m, k, n >= 1 here: total > 0 and k > 0), which lie inside `sa` and `sb` (asserted
-            // above, guaranteed by `Tensor::from_parts`); `oa` and `ob` are such elements too, so
+            // on entry); `oa` and `ob` are such elements too, so
             // the pointer offsets stay inside the buffers. gemm writes `out[c_offset + i·n + j]`
             // for i < m, j < n: below `total`, the capacity of `out` (asserted next), a buffer
             // distinct from the operands (fresh, or from the pool, which keeps only buffers no

@@ -159,3 +159,64 @@ fn matmul_add_matches_matmul_then_add_bit_for_bit() {
     check::<f32>(&[256, 64], &[64, 256], &[256, 1], false);
     engine::set_num_threads(0);
 }
+
+/// The matrix product's reverse rule reads the transposed operand through its permuted layout
+/// (no view tensor): the gradients must be the bits of the formula written with views,
+/// `g·Bᵀ` and `Aᵀ·g`, for dense and transposed operands.
+#[test]
+fn matmul_gradients_match_the_formula_with_transposed_views_bit_for_bit() {
+    fn check<T: engine::Float>(a_shape: [usize; 2], b_shape: [usize; 2], transposed: bool) {
+        let make = |shape: [usize; 2], seed: usize| {
+            let n = shape[0] * shape[1];
+            let v = (0..n)
+                .map(|i| T::from_f64((((i * 7919 + seed * 104_729) % 997) as f64 - 498.0) / 61.0))
+                .collect();
+            let stored = if transposed {
+                [shape[1], shape[0]]
+            } else {
+                shape
+            };
+            Tensor::from_vec(v, &stored).to_leaf()
+        };
+        let (x, y) = (make(a_shape, 1), make(b_shape, 2));
+        let view = |t: &Tensor<T>| if transposed { t.t() } else { t.clone() };
+        let (a, b) = (view(&x), view(&y));
+        let product = a.matmul(&b);
+        let w = {
+            let n = product.numel();
+            let v = (0..n)
+                .map(|i| T::from_f64(((i * 31) % 17) as f64 - 8.5))
+                .collect();
+            Tensor::from_vec(v, product.shape())
+        };
+        (&product * &w).sum().backward();
+        let bits = |t: &Tensor<T>| {
+            t.to_vec()
+                .iter()
+                .map(|v| v.as_f64().to_bits())
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (a.detach(), b.detach());
+        let want_a = w.matmul(&b.transpose(-2, -1));
+        let want_b = a.transpose(-2, -1).matmul(&w);
+        // The leaves' gradients are those of the views, transposed back when the views are.
+        let got_a = if transposed {
+            x.grad().unwrap().t()
+        } else {
+            x.grad().unwrap()
+        };
+        let got_b = if transposed {
+            y.grad().unwrap().t()
+        } else {
+            y.grad().unwrap()
+        };
+        assert_eq!(bits(&got_a), bits(&want_a), "dA, {a_shape:?}·{b_shape:?}");
+        assert_eq!(bits(&got_b), bits(&want_b), "dB, {a_shape:?}·{b_shape:?}");
+    }
+    for transposed in [false, true] {
+        check::<f64>([5, 2], [2, 64], transposed);
+        check::<f64>([1, 5], [5, 300], transposed);
+        check::<f32>([30, 70], [70, 32], transposed);
+        check::<f64>([120, 300], [300, 90], transposed);
+    }
+}

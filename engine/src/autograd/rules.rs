@@ -456,8 +456,8 @@ pub fn with_rule<T: Float, R>(
         // batch dimensions)
         Op::MatMul => k(Special {
             vjp: &|i, g| match i {
-                0 => g.matmul(&b.transpose(-2, -1)).sum_to(a.shape()),
-                _ => a.transpose(-2, -1).matmul(g).sum_to(b.shape()),
+                0 => times_transposed(g, b, Side::Right).sum_to(a.shape()),
+                _ => times_transposed(a, g, Side::Left).sum_to(b.shape()),
             },
             jvp: &|t| {
                 sum_terms([
@@ -470,8 +470,8 @@ pub fn with_rule<T: Float, R>(
         // summed back to C's shape (as `Add` does for a broadcast operand)
         Op::MatMulAdd => k(Special {
             vjp: &|i, g| match i {
-                0 => g.matmul(&b.transpose(-2, -1)).sum_to(a.shape()),
-                1 => a.transpose(-2, -1).matmul(g).sum_to(b.shape()),
+                0 => times_transposed(g, b, Side::Right).sum_to(a.shape()),
+                1 => times_transposed(a, g, Side::Left).sum_to(b.shape()),
                 _ => g.sum_to(inputs[2].shape()),
             },
             jvp: &|t| {
@@ -749,17 +749,62 @@ fn times_relu_mask<T: Float>(s: &Tensor<T>, x: &Tensor<T>) -> Tensor<T> {
     Tensor::dense(data, x.shape())
 }
 
-/// Whether a fused rule may compute in one pass: nothing is being recorded (a graph of the
-/// backward pass needs the formula's operations) and the operands are dense and of one shape
-/// (the usual case in a training step; broadcasting and views take the formula).
+/// Whether a fused rule may compute in one pass: nothing is being recorded and the operands
+/// are dense and of one shape (the usual case in a training step; broadcasting and views take
+/// the formula).
 fn fusable<T: Float>(operands: &[&Tensor<T>]) -> bool {
-    let recording =
-        crate::autograd::is_grad_enabled() && operands.iter().any(|t| t.requires_grad());
     let shape = operands[0].shape();
-    !recording
+    !recording(operands)
         && operands
             .iter()
             .all(|t| t.shape() == shape && t.is_contiguous())
+}
+
+/// Whether an operation on `operands` would be recorded: then a rule must use the formula's
+/// own operations, which a graph of the backward pass (`create_graph`) differentiates again.
+fn recording<T: Float>(operands: &[&Tensor<T>]) -> bool {
+    crate::autograd::is_grad_enabled() && operands.iter().any(|t| t.requires_grad())
+}
+
+/// Which operand of [`times_transposed`] is transposed.
+#[derive(Clone, Copy)]
+enum Side {
+    /// `x·yᵀ`
+    Right,
+    /// `xᵀ·y`
+    Left,
+}
+
+/// `x·yᵀ` or `xᵀ·y`, the products of a matrix product's reverse rule. For plain matrices when
+/// nothing is recorded (a training step's backward), the transposed operand is handed to the
+/// product kernel as its permuted layout instead of as a view tensor: the same product of the
+/// same layouts, so the same bits (the op table's rows and `tests/fused_rules.rs` check it),
+/// without making a tensor per transpose.
+fn times_transposed<T: Float>(x: &Tensor<T>, y: &Tensor<T>, side: Side) -> Tensor<T> {
+    if x.ndim() != 2 || y.ndim() != 2 || recording(&[x, y]) {
+        return match side {
+            Side::Right => x.matmul(&y.transpose(-2, -1)),
+            Side::Left => x.transpose(-2, -1).matmul(y),
+        };
+    }
+    let (sx, sy) = (x.storage(), y.storage());
+    let swapped = |t: &Tensor<T>| t.layout().permute(&[1, 0]);
+    let (xs, ys) = (x.shape(), y.shape());
+    let (data, shape) = match side {
+        Side::Right => {
+            let yt = swapped(y);
+            let mkn = [xs[0], xs[1], ys[0]];
+            let data = crate::kernels::matmul_views((&sx, x.layout()), (&sy, &yt), &[], mkn);
+            (data, [xs[0], ys[0]])
+        }
+        Side::Left => {
+            let xt = swapped(x);
+            let mkn = [xs[1], xs[0], ys[1]];
+            let data = crate::kernels::matmul_views((&sx, &xt), (&sy, y.layout()), &[], mkn);
+            (data, [xs[1], ys[1]])
+        }
+    };
+    Tensor::dense(data, &shape)
 }
 
 /// The constant mask `[not x <= 0]`: `[x > 0]`, and 1 at NaN (relu's gradient mask). One pass
