@@ -86,6 +86,25 @@ fn broadcast_operands_list_the_summed_axes() {
 }
 
 #[test]
+fn matmul_add_lists_the_bias_and_batch_axes_it_summed() {
+    // A bias column over the columns of a batched product, whose right operand is shared
+    // across the batch: the bias is summed over the batch axis and the columns, M over the
+    // batch axis, A over nothing.
+    let a = Tensor::<f64>::parameter(vec![0.1; 24], &[2, 3, 4]).named("A");
+    let m = Tensor::<f64>::parameter(vec![0.2; 20], &[4, 5]).named("M");
+    let b = Tensor::<f64>::parameter(vec![0.1, 0.2, 0.3], &[3, 1]).named("b");
+    let loss = a.matmul_add(&m, &b).sum();
+    let trace = loss.backward_traced();
+    let step = trace
+        .steps
+        .iter()
+        .find(|s| s.op.as_deref() == Some("matmul_add"))
+        .unwrap();
+    let axes: Vec<_> = step.inputs.iter().map(|i| i.summed_axes.clone()).collect();
+    assert_eq!(axes, vec![vec![], vec![0], vec![0, 2]]);
+}
+
+#[test]
 fn broadcast_axes_follow_numpy_alignment() {
     assert_eq!(broadcast_axes(&[3, 1], &[3, 4]), vec![1]);
     assert_eq!(broadcast_axes(&[4], &[2, 3, 4]), vec![0, 1]);
