@@ -674,10 +674,13 @@ pub(crate) fn matmul_views<T: Float>(
     out
 }
 
-/// Products of at least this many floating-point operations (`2·m·k·n`) are split across the
-/// pool. Below it (every product of the course's small networks and of MNIST at batch 32) the
-/// hand-off and the repeated packing of the shared operand cost more than a second core gains.
-const PARALLEL_GEMM_FLOPS: usize = 1 << 24;
+/// Products of at least this many floating-point operations (`2·m·k·n`, about 4 MFLOP) are
+/// split across the pool. Below it (every product of the course's small networks and of MNIST
+/// at batch 32, whose largest is 1.5 MFLOP) the hand-off and the repeated packing of the shared
+/// operand cost more than a second core gains. At 2^24 the 5 MFLOP products of W5's output
+/// layer stayed on one thread while the other waited: 2^22 made that step ~5% faster
+/// (`docs/performance.md`, part 6).
+const PARALLEL_GEMM_FLOPS: usize = 1 << 22;
 
 /// A raw pointer that may cross to a pool thread: the blocks it is used for are disjoint.
 #[derive(Clone, Copy)]

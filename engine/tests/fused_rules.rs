@@ -47,6 +47,38 @@ fn relu_gradient_matches_the_unfused_mask_bit_for_bit() {
     assert_eq!(mask.to_vec(), expected_mask.to_vec());
 }
 
+/// Large enough for the fused pass to be split across the engine's threads: the same bits as
+/// the unfused formula at one and at two threads.
+#[test]
+fn relu_gradient_split_across_threads_matches_the_unfused_mask() {
+    let (rows, cols) = (300, 400);
+    let value = |i: usize| ((i * 7919) % 1001) as f32 / 100.0 - 5.0;
+    let values: Vec<f32> = (0..rows * cols).map(value).collect();
+    let upstream: Vec<f32> = (0..rows * cols).map(|i| value(i + 17) * 0.5).collect();
+    let plain = Tensor::from_vec(values.clone(), &[rows, cols]);
+    let w = Tensor::from_vec(upstream, &[rows, cols]);
+    let want: Vec<u32> = (&w * &(-plain.le_scalar(0.0) + 1.0))
+        .to_vec()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    assert!(want.iter().any(|&b| b == 0) && want.iter().any(|&b| f32::from_bits(b) > 0.0));
+    for threads in [1, 2] {
+        engine::set_num_threads(threads);
+        let x = Tensor::from_vec(values.clone(), &[rows, cols]).to_leaf();
+        (x.relu() * &w).sum().backward();
+        let got: Vec<u32> = x
+            .grad()
+            .unwrap()
+            .to_vec()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        assert!(got == want, "{threads} threads: the fused gradient differs");
+    }
+    engine::set_num_threads(0);
+}
+
 #[test]
 fn relu_second_order_still_flows_through_the_upstream_gradient() {
     // d/dw of (d/dx sum(relu(x)·w)) = mask: the fused mask is a constant and the product with

@@ -735,16 +735,9 @@ fn times_relu_mask<T: Float>(s: &Tensor<T>, x: &Tensor<T>) -> Tensor<T> {
     if !fusable(&[s, x]) {
         return s * not_le_zero(x);
     }
-    let data = s.with_data(|s| {
-        x.with_data(|x| {
-            let mut out = crate::buffers::take(x.len());
-            out.extend(
-                s.iter()
-                    .zip(x)
-                    .map(|(&s, &x)| s * if x <= T::zero() { T::zero() } else { T::one() }),
-            );
-            out
-        })
+    // `zip_map`'s dense path: one pass, on the engine's threads when large.
+    let data = crate::kernels::zip_map(s, x, x.shape(), |s, x| {
+        s * if x <= T::zero() { T::zero() } else { T::one() }
     });
     Tensor::dense(data, x.shape())
 }
