@@ -169,7 +169,8 @@ impl<T: Float> Drop for Node<T> {
         self.stats.bytes.fetch_sub(self.bytes, Ordering::Relaxed);
         // Free long chains iteratively: dropping a node drops its inputs, whose nodes would
         // otherwise recurse once per layer of the graph and could overflow the stack.
-        let mut stack: Vec<Tensor<T>> = self.inputs.drain(..).collect();
+        // Inline room for the usual frontier: dropping a node allocates nothing.
+        let mut stack: SmallVec<[Tensor<T>; 8]> = self.inputs.drain(..).collect();
         while let Some(t) = stack.pop() {
             if let Some(mut inner) = Arc::into_inner(t.0) {
                 if let Some(node) = inner.node.as_mut() {
@@ -190,7 +191,7 @@ pub(crate) fn record<T: Float>(
     shape: &[usize],
 ) -> Tensor<T> {
     let layout = crate::layout::Layout::contiguous(shape);
-    record_view(op, inputs, Arc::new(data), layout)
+    record_parts(op, inputs, Arc::new(data), layout, false)
 }
 
 /// As [`record`], for outputs that are views of an existing buffer.
@@ -200,6 +201,19 @@ pub(crate) fn record_view<T: Float>(
     inputs: &[&Tensor<T>],
     storage: Arc<Vec<T>>,
     layout: crate::layout::Layout,
+) -> Tensor<T> {
+    record_parts(op, inputs, storage, layout, true)
+}
+
+/// [`record`] and [`record_view`]: `may_share` says whether `storage` may be an input's buffer
+/// (a fresh one cannot, and then no input's buffer is looked at).
+#[track_caller]
+fn record_parts<T: Float>(
+    op: Op<T>,
+    inputs: &[&Tensor<T>],
+    storage: Arc<Vec<T>>,
+    layout: crate::layout::Layout,
+    may_share: bool,
 ) -> Tensor<T> {
     let tracked = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
     let location = Location::caller();
@@ -213,7 +227,7 @@ pub(crate) fn record_view<T: Float>(
         return Tensor::from_parts(storage, layout, None);
     }
     // A view shares its input's buffer, which the node keeps alive anyway: it adds no bytes.
-    let is_view = inputs.iter().any(|t| t.shares_storage(&storage));
+    let is_view = may_share && inputs.iter().any(|t| t.shares_storage(&storage));
     let bytes = if is_view {
         0
     } else {
