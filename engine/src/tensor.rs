@@ -32,7 +32,7 @@ pub struct Tensor<T: Float>(pub(crate) Arc<Inner<T>>);
 
 pub(crate) struct Inner<T: Float> {
     pub(crate) id: TensorId,
-    pub(crate) storage: RwLock<Arc<Vec<T>>>,
+    pub(crate) storage: Storage<T>,
     pub(crate) layout: Layout,
     /// Atomic so that a leaf can be frozen (`set_requires_grad`) through a shared handle.
     pub(crate) requires_grad: AtomicBool,
@@ -51,14 +51,28 @@ impl<T: Float> Drop for Inner<T> {
     /// the kernels take their outputs. Views share their base's buffer (and so does a buffer
     /// handed to `update_data`'s copy-on-write): only the last holder finds it unique.
     fn drop(&mut self) {
-        let storage = self
-            .storage
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let storage = match &mut self.storage {
+            Storage::Fixed(storage) => storage,
+            Storage::Leaf(lock) => lock
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        };
         if let Some(buffer) = Arc::get_mut(storage) {
             crate::buffers::give(std::mem::take(buffer));
         }
     }
+}
+
+/// A tensor's buffer. Only leaves are ever written in place or given a new buffer
+/// ([`Tensor::update_data`]), so the output of a recorded operation, which is never a leaf, holds
+/// its buffer without a lock: reading it (as backward reads the activations of a step) takes
+/// none. Which variant a tensor has follows from whether it has a node, decided once in
+/// [`Tensor::from_parts`].
+pub(crate) enum Storage<T: Float> {
+    /// The buffer of an operation's recorded output, the same for the tensor's whole life.
+    Fixed(Arc<Vec<T>>),
+    /// A leaf's buffer, which [`Tensor::update_data`] may write or replace (copy on write).
+    Leaf(RwLock<Arc<Vec<T>>>),
 }
 
 /// State most tensors never use (see [`Inner::extras`]).
@@ -89,9 +103,14 @@ impl<T: Float> Tensor<T> {
             storage.len()
         );
         let requires_grad = node.is_some();
+        let storage = if node.is_some() {
+            Storage::Fixed(storage)
+        } else {
+            Storage::Leaf(RwLock::new(storage))
+        };
         Tensor(Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            storage: RwLock::new(storage),
+            storage,
             layout,
             requires_grad: AtomicBool::new(requires_grad),
             node,
@@ -417,12 +436,18 @@ impl<T: Float> Tensor<T> {
     }
 
     pub(crate) fn storage(&self) -> Arc<Vec<T>> {
-        self.0.storage.read().unwrap().clone()
+        match &self.0.storage {
+            Storage::Fixed(storage) => Arc::clone(storage),
+            Storage::Leaf(lock) => lock.read().unwrap().clone(),
+        }
     }
 
     /// Whether this tensor's buffer is `storage` (without cloning the handle to compare it).
     pub(crate) fn shares_storage(&self, storage: &Arc<Vec<T>>) -> bool {
-        Arc::ptr_eq(&self.0.storage.read().unwrap(), storage)
+        match &self.0.storage {
+            Storage::Fixed(own) => Arc::ptr_eq(own, storage),
+            Storage::Leaf(lock) => Arc::ptr_eq(&lock.read().unwrap(), storage),
+        }
     }
 
     pub(crate) fn node(&self) -> Option<&Node<T>> {
@@ -447,9 +472,16 @@ impl<T: Float> Tensor<T> {
     /// Runs `f` on the row-major elements without copying when the tensor is contiguous.
     pub fn with_data<R>(&self, f: impl FnOnce(&[T]) -> R) -> R {
         let layout = &self.0.layout;
+        let range = layout.offset..layout.offset + layout.numel();
         if layout.is_contiguous() {
-            let storage = self.storage();
-            f(&storage[layout.offset..layout.offset + layout.numel()])
+            match &self.0.storage {
+                Storage::Fixed(storage) => f(&storage[range]),
+                // A handle, not the lock, is held while `f` runs: `f` may update this leaf.
+                Storage::Leaf(lock) => {
+                    let storage = lock.read().unwrap().clone();
+                    f(&storage[range])
+                }
+            }
         } else {
             f(&self.to_vec())
         }
@@ -549,7 +581,10 @@ impl<T: Float> Tensor<T> {
             "update_data: the leaf must be dense (shape {:?})",
             layout.shape
         );
-        let mut storage = self.0.storage.write().unwrap();
+        let Storage::Leaf(lock) = &self.0.storage else {
+            unreachable!("a leaf's buffer is a Storage::Leaf (Tensor::from_parts)")
+        };
+        let mut storage = lock.write().unwrap();
         let buffer = Arc::make_mut(&mut storage);
         f(&mut buffer[..layout.numel()]);
         self.0.version.fetch_add(1, Ordering::Relaxed);
