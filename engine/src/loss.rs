@@ -112,6 +112,10 @@ pub fn binary_cross_entropy<T: Float>(probs: &Tensor<T>, targets: &Tensor<T>) ->
 /// `+inf` one elsewhere in the column), the convention `0·log 0 = 0` that makes the exact
 /// cost finite there; the gradient is then `softmax(z) - y`'s limit. On finite logits the
 /// result is the plain formula's, bit for bit.
+///
+/// Recorded as one operation ([`Op::SoftmaxCrossEntropy`]) whose value and gradients are those
+/// of the formula `mean(-sum_axis(where(y = 0, 0, y · log_softmax(z))))` to the last bit
+/// (`engine/tests/fused_rules.rs`): one node and one backward rule instead of seven.
 #[track_caller]
 pub fn softmax_cross_entropy<T: Float>(
     logits: &Tensor<T>,
@@ -125,13 +129,47 @@ pub fn softmax_cross_entropy<T: Float>(
         one_hot.shape()
     );
     let axis = resolve_axis("softmax_cross_entropy", axis, logits.shape());
-    let terms = one_hot * logits.log_softmax(axis);
-    // Where y = 0 the term is 0 (y·log p is ±0 or NaN there, and a sum of ±0 starting from +0
-    // is what the plain formula gives on finite logits).
-    let absent = one_hot.eq_mask(&Tensor::scalar(T::zero()));
-    let terms = Tensor::where_mask(&absent, &Tensor::scalar(T::zero()), &terms);
-    let per_example = -terms.sum_axis(axis, false);
-    per_example.mean()
+    let value = softmax_cross_entropy_value(logits, one_hot, axis);
+    record(
+        Op::SoftmaxCrossEntropy { axis },
+        &[logits, one_hot],
+        vec![value],
+        &[],
+    )
+}
+
+/// The value of [`softmax_cross_entropy`], computed as the formula
+/// `mean(-sum_axis(where(y = 0, 0, y · log_softmax(z))))` computes it, rounding for rounding:
+/// the same log-softmax kernel, per example a sum over the classes in order from +0, negated,
+/// and the mean's pairwise sum divided by the number of examples. Where `y = 0` the term is 0
+/// (`y·log p` is ±0 or NaN there).
+fn softmax_cross_entropy_value<T: Float>(
+    logits: &Tensor<T>,
+    one_hot: &Tensor<T>,
+    axis: usize,
+) -> T {
+    let (outer, classes, inner) = crate::kernels::split_at_axis(logits.shape(), axis);
+    let ls = crate::kernels::softmax_axis(logits, axis, true);
+    let per_example = one_hot.with_data(|y| {
+        let mut sums = crate::buffers::filled(outer * inner, T::zero());
+        for (o, sums) in sums.chunks_exact_mut(inner.max(1)).enumerate().take(outer) {
+            let block = (o * classes * inner)..((o + 1) * classes * inner);
+            for (ys, ls) in y[block.clone()]
+                .chunks_exact(inner)
+                .zip(ls[block].chunks_exact(inner))
+            {
+                for ((sum, &y), &l) in sums.iter_mut().zip(ys).zip(ls) {
+                    let term = if y == T::zero() { T::zero() } else { y * l };
+                    *sum += term;
+                }
+            }
+        }
+        for sum in sums.iter_mut() {
+            *sum = -*sum;
+        }
+        sums
+    });
+    crate::kernels::pairwise_sum(&per_example) / T::from_f64(per_example.len() as f64)
 }
 
 /// Mean softmax cross-entropy from logits `(classes, m)` (classes along axis 0) against class

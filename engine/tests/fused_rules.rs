@@ -252,3 +252,78 @@ fn matmul_gradients_match_the_formula_with_transposed_views_bit_for_bit() {
         check::<f64>([120, 300], [300, 90], transposed);
     }
 }
+
+/// The softmax cross-entropy as one operation gives the value and the gradients of the formula
+/// it replaced, `mean(-sum_axis(where(y = 0, 0, y · log_softmax(z))))`, to the last bit:
+/// classes along either axis, soft and one-hot targets, zero and negative-zero targets, huge
+/// and infinite logits.
+#[test]
+fn softmax_cross_entropy_matches_the_formula_bit_for_bit() {
+    fn formula<T: engine::Float>(z: &Tensor<T>, y: &Tensor<T>, axis: usize) -> Tensor<T> {
+        let terms = y * z.log_softmax(axis);
+        let absent = y.eq_mask(&Tensor::scalar(T::zero()));
+        let terms = Tensor::where_mask(&absent, &Tensor::scalar(T::zero()), &terms);
+        (-terms.sum_axis(axis, false)).mean()
+    }
+    fn check<T: engine::Float>(z: &[f64], y: &[f64], shape: &[usize], axis: usize) {
+        let make =
+            |v: &[f64]| Tensor::<T>::from_vec(v.iter().map(|&x| T::from_f64(x)).collect(), shape);
+        let bits = |t: &Tensor<T>| -> Vec<u64> {
+            t.to_vec().iter().map(|v| v.as_f64().to_bits()).collect()
+        };
+        let mut results = Vec::new();
+        for fused in [true, false] {
+            let (z, y) = (make(z).to_leaf(), make(y).to_leaf());
+            let cost = if fused {
+                engine::loss::softmax_cross_entropy(&z, &y, axis)
+            } else {
+                formula(&z, &y, axis)
+            };
+            (&cost * T::from_f64(0.75)).backward();
+            results.push((
+                bits(&cost),
+                bits(&z.grad().unwrap()),
+                bits(&y.grad().unwrap()),
+            ));
+        }
+        assert_eq!(
+            results[0].0,
+            results[1].0,
+            "{} value, {shape:?} axis {axis}",
+            T::NAME
+        );
+        assert_eq!(
+            results[0].1,
+            results[1].1,
+            "{} logits' gradient, {shape:?} axis {axis}",
+            T::NAME
+        );
+        assert_eq!(
+            results[0].2,
+            results[1].2,
+            "{} targets' gradient, {shape:?} axis {axis}",
+            T::NAME
+        );
+    }
+    let z = [
+        0.3, -1.2, 2.5, 0.0, 1e3, -4.0, 0.7, 1.1, -0.3, 2.0, -7.5, 0.25, 3.0, -2.0, 0.5,
+    ];
+    let one_hot = [
+        0.0, 1.0, 0.0, -0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0,
+    ];
+    let soft = [
+        0.1, 0.6, 0.3, 0.0, 0.5, 0.5, 0.2, 0.2, 0.6, 0.9, 0.05, 0.05, 0.3, 0.3, 0.4,
+    ];
+    for y in [&one_hot, &soft] {
+        check::<f64>(&z, y, &[3, 5], 0);
+        check::<f64>(&z, y, &[5, 3], 1);
+        check::<f32>(&z, y, &[3, 5], 0);
+        check::<f64>(&z, y, &[3, 1, 5], 0);
+    }
+    // Infinite logits: the limits, NaN where the formula gives NaN.
+    let mut inf = z;
+    inf[0] = f64::INFINITY;
+    inf[7] = f64::NEG_INFINITY;
+    check::<f64>(&inf, &one_hot, &[3, 5], 0);
+    check::<f64>(&inf, &soft, &[3, 5], 0);
+}

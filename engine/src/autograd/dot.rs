@@ -269,7 +269,10 @@ fn op_label<T: Float>(op: &Op<T>) -> String {
         | Op::Mean { axis: a, keepdim }
         | Op::Max { axis: a, keepdim }
         | Op::Min { axis: a, keepdim } => format!("{name}{}", axis(a, *keepdim)),
-        Op::Softmax { axis: a } | Op::LogSoftmax { axis: a } | Op::Concat { axis: a } => {
+        Op::Softmax { axis: a }
+        | Op::LogSoftmax { axis: a }
+        | Op::Concat { axis: a }
+        | Op::SoftmaxCrossEntropy { axis: a } => {
             format!("{name}(axis={a})")
         }
         Op::Narrow { axis: a, start } => format!("{name}(axis={a}, start={start})"),

@@ -222,6 +222,15 @@ pub enum Op<T: Float> {
         /// The probabilities `σ(z)` the user passed.
         probs: Tensor<T>,
     },
+    /// The mean softmax cross-entropy `-1/m Σ [y ≠ 0]·y·log softmax(z)` of logits `z` against
+    /// targets `y` of the same shape, classes along `axis` and `m` the number of the other
+    /// positions (examples): [`softmax_cross_entropy`](crate::loss::softmax_cross_entropy) as
+    /// one operation, so that a training step records one node and runs one backward rule
+    /// where the formula's seven operations would each record theirs.
+    SoftmaxCrossEntropy {
+        /// The classes' axis.
+        axis: usize,
+    },
     /// A user-defined operation.
     Custom(Arc<dyn CustomOp<T>>),
     /// Images `(m, C, H, W)` unfolded into the column matrix of a sliding window (the kernel
@@ -301,6 +310,7 @@ impl<T: Float> Op<T> {
             Op::Where { .. } => "where",
             Op::BceWithLogits => "bce_with_logits",
             Op::BceOfSigmoid { .. } => "bce_of_sigmoid",
+            Op::SoftmaxCrossEntropy { .. } => "softmax_cross_entropy",
             Op::Custom(op) => op.name(),
             Op::Im2Col { .. } => "im2col",
             Op::Col2Im { .. } => "col2im",
@@ -415,6 +425,27 @@ pub fn with_rule<T: Float, R>(
                 -(s * a)
             }))
         }
+        // l = -(1/m) Σ [y≠0]·y·ls with ls = log softmax(z) along the classes. With
+        // s = -(g/m) where y ≠ 0 (0 where y = 0) and u = s·y, log-softmax's transpose gives
+        // dz = u - e^ls ⊙ Σ_axis u, and dy = s·ls; forward, dl = -(1/m) Σ [y≠0]·(y·dls + dy·ls)
+        // with dls = dz - Σ_axis e^ls ⊙ dz.
+        Op::SoftmaxCrossEntropy { axis } => k(Special {
+            vjp: &|i, g| softmax_cross_entropy_vjp(i, g, a, b, *axis),
+            jvp: &|t| {
+                let ls = a.log_softmax(*axis);
+                let from_z = t[0]
+                    .as_ref()
+                    .map(|dz| b * (dz - (ls.exp() * dz).sum_axis(*axis, true)));
+                let from_y = t[1].as_ref().map(|dy| dy * &ls);
+                let d = match (from_z, from_y) {
+                    (Some(z), Some(y)) => z + y,
+                    (z, y) => z.or(y)?,
+                };
+                let absent = b.eq_mask(&Tensor::scalar(T::zero()));
+                let d = Tensor::where_mask(&absent, &Tensor::scalar(T::zero()), &d);
+                Some(-d.sum_axis(*axis, false).mean())
+            },
+        }),
         // d(-x) = -dx
         Op::Neg => k(Elementwise(&|s| -s)),
         // d e^x = e^x dx = y dx
@@ -720,6 +751,65 @@ fn times_sigmoid_minus<T: Float>(s: &Tensor<T>, a: &Tensor<T>, b: &Tensor<T>) ->
         })
     });
     Tensor::dense(data, a.shape())
+}
+
+/// [`Op::SoftmaxCrossEntropy`]'s `Jᵢᵀ·g` for the logits `z` (`i = 0`) and the targets `y`
+/// (`i = 1`), as its formula's operations compute it: the mean's `g/m` negated, zero where
+/// `y = 0` (`s`), times `y` (`u`), through log-softmax's transpose `u - e^ls ⊙ Σ_axis u` for
+/// `z`, and `s·ls` for `y`. A training step's logits gradient (nothing recorded, dense operands
+/// of one shape) is one pass per example computing exactly those roundings in that order (the
+/// test `softmax_cross_entropy_matches_the_formula_bit_for_bit` compares them); otherwise it
+/// is the formula, recorded when a graph is being built.
+fn softmax_cross_entropy_vjp<T: Float>(
+    i: usize,
+    g: &Tensor<T>,
+    z: &Tensor<T>,
+    y: &Tensor<T>,
+    axis: usize,
+) -> Tensor<T> {
+    let (outer, classes, inner) = crate::kernels::split_at_axis(z.shape(), axis);
+    let m = T::from_f64((outer * inner) as f64);
+    if i == 0 && g.numel() == 1 && !recording(&[g]) && fusable(&[z, y]) {
+        let s = -(g.item() / m);
+        let ls = crate::kernels::softmax_axis(z, axis, true);
+        let data = y.with_data(|y| {
+            let mut out = crate::buffers::take(ls.len());
+            out.extend(
+                y.iter()
+                    .map(|&y| if y == T::zero() { T::zero() } else { s } * y),
+            );
+            let mut totals = crate::buffers::filled(inner, T::zero());
+            // (No positions after the axis: no elements, and no rows to cut.)
+            for o in (0..outer).take_while(|_| inner > 0) {
+                let block = (o * classes * inner)..((o + 1) * classes * inner);
+                totals.fill(T::zero());
+                for row in out[block.clone()].chunks_exact(inner) {
+                    for (t, &u) in totals.iter_mut().zip(row) {
+                        *t += u;
+                    }
+                }
+                for (rows, ls) in out[block.clone()]
+                    .chunks_exact_mut(inner)
+                    .zip(ls[block].chunks_exact(inner))
+                {
+                    for ((u, &l), &t) in rows.iter_mut().zip(ls).zip(&totals) {
+                        *u -= l.exp() * t;
+                    }
+                }
+            }
+            out
+        });
+        return Tensor::dense(data, z.shape());
+    }
+    let ls = z.log_softmax(axis);
+    let absent = y.eq_mask(&Tensor::scalar(T::zero()));
+    let s = Tensor::where_mask(&absent, &Tensor::zeros(&[]), &(-(g / m)));
+    if i == 0 {
+        let u = &s * y;
+        &u - ls.exp() * u.sum_axis(axis, true)
+    } else {
+        s * ls
+    }
 }
 
 /// The constant mask `[not a < b] - [a = b]/2`: 1 where `a > b`, 1/2 on ties, 0 where `a < b`,

@@ -91,6 +91,7 @@ op_variants! {
     Op::Where { .. } => "Where",
     Op::BceWithLogits => "BceWithLogits",
     Op::BceOfSigmoid { .. } => "BceOfSigmoid",
+    Op::SoftmaxCrossEntropy { .. } => "SoftmaxCrossEntropy",
     Op::Custom(_) => "Custom",
     Op::Im2Col { .. } => "Im2Col",
     Op::Col2Im { .. } => "Col2Im",

@@ -156,6 +156,13 @@ fn pairs(da: Domain, db: Domain) -> Vec<Sample> {
 
 /// Shapes for unary elementwise ops: 0-d, size 1, vectors, matrices, 3-d, and a
 /// non-contiguous view.
+/// `−(1/m) Σ y·log softmax(z)`, classes along `axis`, `m` the number of the other positions.
+fn softmax_cross_entropy_reference(x: &[Arr], axis: usize) -> Arr {
+    let terms = r::zip(&x[1], &r::log_softmax(&x[0], axis), |y, l| y * l);
+    let per_example = r::reduce(&terms, Some(axis), false, |a, b| a + b);
+    r::map(&r::mean(&per_example, None, false), |v| -v)
+}
+
 fn unary(d: Domain) -> Vec<Sample> {
     let shapes: &[&[usize]] = &[&[], &[1], &[7], &[3, 4], &[1, 5], &[2, 3, 4]];
     let mut out: Vec<Sample> = shapes.iter().map(|sh| s(&[(sh, d.clone())])).collect();
@@ -287,6 +294,22 @@ pub fn rows() -> Vec<Row> {
                 -(t * sigmoid(z).ln() + (1.0 - t) * (1.0 - sigmoid(z)).ln())
             })
         }),
+        row(
+            "softmax_cross_entropy classes axis 0",
+            f!(|v| loss::softmax_cross_entropy(&v[0], &v[1], 0)),
+            vec![
+                s(&[(&[3, 4], Real), (&[3, 4], Unit)]),
+                s(&[(&[3, 4], Wide), (&[3, 4], Unit)]),
+                s(&[(&[3, 4], Real), (&[3, 4], Unit)]).t(),
+            ],
+        )
+        .reference(|x| softmax_cross_entropy_reference(x, 0)),
+        row(
+            "softmax_cross_entropy classes axis -1",
+            f!(|v| loss::softmax_cross_entropy(&v[0], &v[1], -1)),
+            vec![s(&[(&[2, 3, 4], Real), (&[2, 3, 4], Unit)])],
+        )
+        .reference(|x| softmax_cross_entropy_reference(x, 2)),
         // ----- unary maths and activations
         row("neg", f!(|v| -&v[0]), unary(Real)).reference(|x| r::map(&x[0], |a| -a)),
         row("exp", f!(|v| v[0].exp()), unary(Real)).reference(|x| r::map(&x[0], f64::exp)),
