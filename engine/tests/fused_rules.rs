@@ -5,7 +5,12 @@
 //! one pass instead of three; the gradients must be the same to the last bit, signed zeros,
 //! infinities and NaN included.
 
-use engine::Tensor;
+use engine::{Float, Tensor};
+
+/// The elements' bits (as f64, which holds every f32 exactly), row-major.
+fn bits<T: Float>(t: &Tensor<T>) -> Vec<u64> {
+    t.to_vec().iter().map(|v| v.as_f64().to_bits()).collect()
+}
 
 #[test]
 fn relu_gradient_matches_the_unfused_mask_bit_for_bit() {
@@ -57,23 +62,13 @@ fn relu_gradient_split_across_threads_matches_the_unfused_mask() {
     let upstream: Vec<f32> = (0..rows * cols).map(|i| value(i + 17) * 0.5).collect();
     let plain = Tensor::from_vec(values.clone(), &[rows, cols]);
     let w = Tensor::from_vec(upstream, &[rows, cols]);
-    let want: Vec<u32> = (&w * &(-plain.le_scalar(0.0) + 1.0))
-        .to_vec()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect();
-    assert!(want.contains(&0) && want.iter().any(|&b| f32::from_bits(b) > 0.0));
+    let want = bits(&(&w * &(-plain.le_scalar(0.0) + 1.0)));
+    assert!(want.contains(&0) && want.iter().any(|&b| f64::from_bits(b) > 0.0));
     for threads in [1, 2] {
         engine::set_num_threads(threads);
         let x = Tensor::from_vec(values.clone(), &[rows, cols]).to_leaf();
         (x.relu() * &w).sum().backward();
-        let got: Vec<u32> = x
-            .grad()
-            .unwrap()
-            .to_vec()
-            .iter()
-            .map(|v| v.to_bits())
-            .collect();
+        let got = bits(&x.grad().unwrap());
         assert!(got == want, "{threads} threads: the fused gradient differs");
     }
     engine::set_num_threads(0);
@@ -119,13 +114,7 @@ fn bce_gradient_matches_the_unfused_formula_bit_for_bit() {
     let y = Tensor::from_vec(targets.to_vec(), &[3, 4]);
     let w = Tensor::from_vec(upstream.to_vec(), &[3, 4]);
     (z.bce_with_logits(&y) * &w).sum().backward();
-    let got: Vec<u64> = z
-        .grad()
-        .unwrap()
-        .to_vec()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect();
+    let got = bits(&z.grad().unwrap());
     // The formula the rule used before fusing, g · (σ(z) - y): three operations, on constants.
     let want: Vec<u64> = (&w * (z.detach().sigmoid() - &y))
         .to_vec()
@@ -149,7 +138,7 @@ fn bce_gradient_matches_the_unfused_formula_bit_for_bit() {
 /// a bias row, a transposed operand, and an output large enough to be split across threads.
 #[test]
 fn matmul_add_matches_matmul_then_add_bit_for_bit() {
-    fn check<T: engine::Float>(a: &[usize], b: &[usize], c: &[usize], transpose_a: bool) {
+    fn check<T: Float>(a: &[usize], b: &[usize], c: &[usize], transpose_a: bool) {
         let make = |shape: &[usize], seed: usize| {
             let n: usize = shape.iter().product();
             let v = (0..n)
@@ -197,7 +186,7 @@ fn matmul_add_matches_matmul_then_add_bit_for_bit() {
 /// `g·Bᵀ` and `Aᵀ·g`, for dense and transposed operands.
 #[test]
 fn matmul_gradients_match_the_formula_with_transposed_views_bit_for_bit() {
-    fn check<T: engine::Float>(a_shape: [usize; 2], b_shape: [usize; 2], transposed: bool) {
+    fn check<T: Float>(a_shape: [usize; 2], b_shape: [usize; 2], transposed: bool) {
         let make = |shape: [usize; 2], seed: usize| {
             let n = shape[0] * shape[1];
             let v = (0..n)
@@ -259,18 +248,15 @@ fn matmul_gradients_match_the_formula_with_transposed_views_bit_for_bit() {
 /// and infinite logits.
 #[test]
 fn softmax_cross_entropy_matches_the_formula_bit_for_bit() {
-    fn formula<T: engine::Float>(z: &Tensor<T>, y: &Tensor<T>, axis: usize) -> Tensor<T> {
+    fn formula<T: Float>(z: &Tensor<T>, y: &Tensor<T>, axis: usize) -> Tensor<T> {
         let terms = y * z.log_softmax(axis);
         let absent = y.eq_mask(&Tensor::scalar(T::zero()));
         let terms = Tensor::where_mask(&absent, &Tensor::scalar(T::zero()), &terms);
         (-terms.sum_axis(axis, false)).mean()
     }
-    fn check<T: engine::Float>(z: &[f64], y: &[f64], shape: &[usize], axis: usize) {
+    fn check<T: Float>(z: &[f64], y: &[f64], shape: &[usize], axis: usize) {
         let make =
             |v: &[f64]| Tensor::<T>::from_vec(v.iter().map(|&x| T::from_f64(x)).collect(), shape);
-        let bits = |t: &Tensor<T>| -> Vec<u64> {
-            t.to_vec().iter().map(|v| v.as_f64().to_bits()).collect()
-        };
         let mut results = Vec::new();
         for fused in [true, false] {
             let (z, y) = (make(z).to_leaf(), make(y).to_leaf());
