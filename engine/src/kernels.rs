@@ -397,20 +397,29 @@ pub(crate) fn reduce_axis<T: Float>(
     init: T,
     f: impl Fn(T, T) -> T,
 ) -> Vec<T> {
-    let (outer, n, inner) = split_at_axis(x.shape(), axis);
-    x.with_data(|d| {
-        let mut out = filled(outer * inner, init);
-        for o in 0..outer {
-            let acc = &mut out[o * inner..(o + 1) * inner];
-            for k in 0..n {
-                let row = &d[(o * n + k) * inner..(o * n + k + 1) * inner];
-                for (a, &v) in acc.iter_mut().zip(row) {
-                    *a = f(*a, v);
-                }
+    let split = split_at_axis(x.shape(), axis);
+    x.with_data(|d| reduce_axis_of(d, split, init, f))
+}
+
+/// [`reduce_axis`] of row-major elements `d` of shape `(outer, n, inner)` (see
+/// [`split_at_axis`]): each output is folded over `k` in increasing order from `init`.
+pub(crate) fn reduce_axis_of<T: Float>(
+    d: &[T],
+    (outer, n, inner): (usize, usize, usize),
+    init: T,
+    f: impl Fn(T, T) -> T,
+) -> Vec<T> {
+    let mut out = filled(outer * inner, init);
+    for o in 0..outer {
+        let acc = &mut out[o * inner..(o + 1) * inner];
+        for k in 0..n {
+            let row = &d[(o * n + k) * inner..(o * n + k + 1) * inner];
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a = f(*a, v);
             }
         }
-        out
-    })
+    }
+    out
 }
 
 /// Softmax (or log-softmax) along `axis`, shifted by the maximum so `exp` never overflows.

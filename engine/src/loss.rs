@@ -148,28 +148,24 @@ fn softmax_cross_entropy_value<T: Float>(
     one_hot: &Tensor<T>,
     axis: usize,
 ) -> T {
-    let (outer, classes, inner) = crate::kernels::split_at_axis(logits.shape(), axis);
-    let ls = crate::kernels::softmax_axis(logits, axis, true);
-    let per_example = one_hot.with_data(|y| {
-        let mut sums = crate::buffers::filled(outer * inner, T::zero());
-        for (o, sums) in sums.chunks_exact_mut(inner.max(1)).enumerate().take(outer) {
-            let block = (o * classes * inner)..((o + 1) * classes * inner);
-            for (ys, ls) in y[block.clone()]
-                .chunks_exact(inner)
-                .zip(ls[block].chunks_exact(inner))
-            {
-                for ((sum, &y), &l) in sums.iter_mut().zip(ys).zip(ls) {
-                    let term = if y == T::zero() { T::zero() } else { y * l };
-                    *sum += term;
-                }
-            }
-        }
-        for sum in sums.iter_mut() {
-            *sum = -*sum;
-        }
-        sums
+    use crate::kernels::{pairwise_sum, reduce_axis_of, softmax_axis, split_at_axis};
+    let ls = softmax_axis(logits, axis, true);
+    let terms: Vec<T> = one_hot.with_data(|y| {
+        y.iter()
+            .zip(&ls)
+            .map(|(&y, &l)| if y == T::zero() { T::zero() } else { y * l })
+            .collect()
     });
-    crate::kernels::pairwise_sum(&per_example) / T::from_f64(per_example.len() as f64)
+    let mut per_example = reduce_axis_of(
+        &terms,
+        split_at_axis(logits.shape(), axis),
+        T::zero(),
+        |a, b| a + b,
+    );
+    for sum in per_example.iter_mut() {
+        *sum = -*sum;
+    }
+    pairwise_sum(&per_example) / T::from_f64(per_example.len() as f64)
 }
 
 /// Mean softmax cross-entropy from logits `(classes, m)` (classes along axis 0) against class

@@ -767,39 +767,27 @@ fn softmax_cross_entropy_vjp<T: Float>(
     y: &Tensor<T>,
     axis: usize,
 ) -> Tensor<T> {
-    let (outer, classes, inner) = crate::kernels::split_at_axis(z.shape(), axis);
+    use crate::kernels::{reduce_axis_of, softmax_axis, split_at_axis};
+    let (outer, classes, inner) = split_at_axis(z.shape(), axis);
     let m = T::from_f64((outer * inner) as f64);
-    if i == 0 && g.numel() == 1 && !recording(&[g]) && fusable(&[z, y]) {
+    if i == 0 && !recording(&[g]) && fusable(&[z, y]) {
         let s = -(g.item() / m);
-        let ls = crate::kernels::softmax_axis(z, axis, true);
-        let data = y.with_data(|y| {
-            let mut out = crate::buffers::take(ls.len());
-            out.extend(
+        let ls = softmax_axis(z, axis, true);
+        let mut u: Vec<T> = y.with_data(|y| {
+            let mut u = crate::buffers::take(y.len());
+            u.extend(
                 y.iter()
                     .map(|&y| if y == T::zero() { T::zero() } else { s } * y),
             );
-            let mut totals = crate::buffers::filled(inner, T::zero());
-            // (No positions after the axis: no elements, and no rows to cut.)
-            for o in (0..outer).take_while(|_| inner > 0) {
-                let block = (o * classes * inner)..((o + 1) * classes * inner);
-                totals.fill(T::zero());
-                for row in out[block.clone()].chunks_exact(inner) {
-                    for (t, &u) in totals.iter_mut().zip(row) {
-                        *t += u;
-                    }
-                }
-                for (rows, ls) in out[block.clone()]
-                    .chunks_exact_mut(inner)
-                    .zip(ls[block].chunks_exact(inner))
-                {
-                    for ((u, &l), &t) in rows.iter_mut().zip(ls).zip(&totals) {
-                        *u -= l.exp() * t;
-                    }
-                }
-            }
-            out
+            u
         });
-        return Tensor::dense(data, z.shape());
+        // Σ_axis u, as `sum_axis` folds it; then u - e^ls ⊙ that sum, in place.
+        let totals = reduce_axis_of(&u, (outer, classes, inner), T::zero(), |a, b| a + b);
+        for (e, (u, &l)) in u.iter_mut().zip(&ls).enumerate() {
+            let (o, i) = (e / (classes * inner), e % inner);
+            *u -= l.exp() * totals[o * inner + i];
+        }
+        return Tensor::dense(u, z.shape());
     }
     let ls = z.log_softmax(axis);
     let absent = y.eq_mask(&Tensor::scalar(T::zero()));
