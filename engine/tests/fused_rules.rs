@@ -245,7 +245,7 @@ fn matmul_gradients_match_the_formula_with_transposed_views_bit_for_bit() {
 /// The softmax cross-entropy as one operation gives the value and the gradients of the formula
 /// it replaced, `mean(-sum_axis(where(y = 0, 0, y · log_softmax(z))))`, to the last bit:
 /// classes along either axis, soft and one-hot targets, zero and negative-zero targets, huge
-/// and infinite logits.
+/// and infinite logits, dense operands and transposed views (a mini-batch's targets are one).
 #[test]
 fn softmax_cross_entropy_matches_the_formula_bit_for_bit() {
     fn formula<T: Float>(z: &Tensor<T>, y: &Tensor<T>, axis: usize) -> Tensor<T> {
@@ -254,16 +254,25 @@ fn softmax_cross_entropy_matches_the_formula_bit_for_bit() {
         let terms = Tensor::where_mask(&absent, &Tensor::scalar(T::zero()), &terms);
         (-terms.sum_axis(axis, false)).mean()
     }
-    fn check<T: Float>(z: &[f64], y: &[f64], shape: &[usize], axis: usize) {
-        let make =
-            |v: &[f64]| Tensor::<T>::from_vec(v.iter().map(|&x| T::from_f64(x)).collect(), shape);
+    /// `transposed`: the operands are transposed views of `shape` reversed (2-D), as a
+    /// mini-batch's targets are; the leaves are the stored tensors.
+    fn check<T: Float>(z: &[f64], y: &[f64], shape: &[usize], axis: usize, transposed: bool) {
+        let make = |v: &[f64]| {
+            let v = v.iter().map(|&x| T::from_f64(x)).collect();
+            if transposed {
+                Tensor::<T>::from_vec(v, &[shape[1], shape[0]]).to_leaf()
+            } else {
+                Tensor::<T>::from_vec(v, shape).to_leaf()
+            }
+        };
+        let view = |t: &Tensor<T>| if transposed { t.t() } else { t.clone() };
         let mut results = Vec::new();
         for fused in [true, false] {
-            let (z, y) = (make(z).to_leaf(), make(y).to_leaf());
+            let (z, y) = (make(z), make(y));
             let cost = if fused {
-                engine::loss::softmax_cross_entropy(&z, &y, axis)
+                engine::loss::softmax_cross_entropy(&view(&z), &view(&y), axis)
             } else {
-                formula(&z, &y, axis)
+                formula(&view(&z), &view(&y), axis)
             };
             (&cost * T::from_f64(0.75)).backward();
             results.push((
@@ -301,15 +310,19 @@ fn softmax_cross_entropy_matches_the_formula_bit_for_bit() {
         0.1, 0.6, 0.3, 0.0, 0.5, 0.5, 0.2, 0.2, 0.6, 0.9, 0.05, 0.05, 0.3, 0.3, 0.4,
     ];
     for y in [&one_hot, &soft] {
-        check::<f64>(&z, y, &[3, 5], 0);
-        check::<f64>(&z, y, &[5, 3], 1);
-        check::<f32>(&z, y, &[3, 5], 0);
-        check::<f64>(&z, y, &[3, 1, 5], 0);
+        for transposed in [false, true] {
+            check::<f64>(&z, y, &[3, 5], 0, transposed);
+            check::<f64>(&z, y, &[5, 3], 1, transposed);
+            check::<f32>(&z, y, &[3, 5], 0, transposed);
+        }
+        check::<f64>(&z, y, &[3, 1, 5], 0, false);
     }
     // Infinite logits: the limits, NaN where the formula gives NaN.
     let mut inf = z;
     inf[0] = f64::INFINITY;
     inf[7] = f64::NEG_INFINITY;
-    check::<f64>(&inf, &one_hot, &[3, 5], 0);
-    check::<f64>(&inf, &soft, &[3, 5], 0);
+    for transposed in [false, true] {
+        check::<f64>(&inf, &one_hot, &[3, 5], 0, transposed);
+        check::<f64>(&inf, &soft, &[3, 5], 0, transposed);
+    }
 }

@@ -770,7 +770,9 @@ fn softmax_cross_entropy_vjp<T: Float>(
     use crate::kernels::{reduce_axis_of, softmax_axis, split_at_axis};
     let (outer, classes, inner) = split_at_axis(z.shape(), axis);
     let m = T::from_f64((outer * inner) as f64);
-    if i == 0 && !recording(&[g]) && fusable(&[z, y]) {
+    // Any layouts: both are read in row-major order (`with_data`), and the shapes are equal
+    // (checked when the loss was recorded). A batch's targets are a transposed view.
+    if i == 0 && !recording(&[g, z, y]) {
         let s = -(g.item() / m);
         let ls = softmax_axis(z, axis, true);
         let mut u: Vec<T> = y.with_data(|y| {
