@@ -723,7 +723,7 @@ unsafe fn gemm_blocks<T: Float>(
     (rsb, csb): (isize, isize),
     c: *mut T,
 ) {
-    if small_gemm::applies(m, k, n, csb, rsa) {
+    if small_gemm::applies(m, k, n, (rsa, csa), (rsb, csb)) {
         // SAFETY: the caller's contract, which is also `small_gemm`'s; `applies` checked that
         // the processor has what it needs and that k > 0.
         unsafe { small_gemm::small_gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), c) };

@@ -36,6 +36,15 @@ pub(super) const SMALL_GEMM_MADDS: usize = 1 << 16;
 /// the kernel's element-by-element panel copies.
 pub(super) const IN_PLACE_GEMM_MADDS: usize = 1 << 20;
 
+/// Products of at most [`IN_PLACE_GEMM_MADDS`] multiply-adds, of any depth, also use
+/// [`small_gemm`] when `B`'s columns (or `A`'s rows) are contiguous and the processor has
+/// AVX-512: the kernel copies its panels a `W × W` block at a time, transposed in registers,
+/// where matrixmultiply would pack both operands. A dense layer's forward product `W·X` over
+/// a batch of example-major rows is such a product (`X` is a transposed view); for MNIST's
+/// first layer at batch 32 (30 × 784 × 32) it took 33-37 µs against matrixmultiply's 42-52 µs
+/// (f64), and products as deep as 4096 gained as much or more (`docs/performance.md`, part 7).
+const TRANSPOSED_PANELS: bool = true;
+
 /// matrixmultiply's depth blocking `kc`: 256 for every `f32` and `f64` kernel it has.
 const GEMM_KC: usize = 256;
 
@@ -74,12 +83,20 @@ fn wide() -> bool {
     }
 }
 
-/// Whether a product of this shape, `B`'s column stride `csb` and `A`'s row stride `rsa`, goes
-/// to [`small_gemm`] (see [`SMALL_GEMM_MADDS`] and [`IN_PLACE_GEMM_MADDS`]).
-pub(super) fn applies(m: usize, k: usize, n: usize, csb: isize, rsa: isize) -> bool {
+/// Whether a product of this shape and these strides goes to [`small_gemm`] (see
+/// [`SMALL_GEMM_MADDS`], [`IN_PLACE_GEMM_MADDS`] and [`TRANSPOSED_PANELS`]).
+pub(super) fn applies(
+    m: usize,
+    k: usize,
+    n: usize,
+    (rsa, csa): (isize, isize),
+    (rsb, csb): (isize, isize),
+) -> bool {
     let madds = m.saturating_mul(k).saturating_mul(n);
     let in_place = (csb == 1 || rsa == 1) && k <= GEMM_KC && madds <= IN_PLACE_GEMM_MADDS;
-    k > 0 && (madds <= SMALL_GEMM_MADDS || in_place) && available()
+    let transposed =
+        TRANSPOSED_PANELS && (rsb == 1 || csa == 1) && madds <= IN_PLACE_GEMM_MADDS && wide();
+    k > 0 && (madds <= SMALL_GEMM_MADDS || in_place || transposed) && available()
 }
 
 /// `C = A·B` into the row-major `m × n` buffer at `c`, `A` `m × k` and `B` `k × n` read
@@ -107,7 +124,7 @@ pub(super) unsafe fn small_gemm<T: Float>(
     // transposed call reads the same elements (`Bᵀ` is `n × k` with `B`'s strides swapped) and
     // writes `Cᵀ[j, i]` at `c + j + i·n`, the same `m · n` elements.
     unsafe {
-        let (wide, transposed) = plan::<T>(m, k, n, csb, rsa, wide());
+        let (wide, transposed) = plan::<T>(m, k, n, (rsa, csa), (rsb, csb), wide());
         if transposed {
             fused::<T>(
                 wide,
@@ -148,17 +165,18 @@ pub(super) unsafe fn small_gemm<T: Float>(
 /// this picks the one an estimate of cycles favours. Per panel of `NR` columns: each tile of
 /// `rows` rows issues `rows · VECS` fused multiply-adds per step of `k`, two per cycle, but
 /// each chain waits four cycles for its previous step; a panel not readable in place from `B`
-/// (strided, or narrower than `NR`) is first copied, one element at a time.
+/// (strided, or narrower than `NR`) is first copied: transposed in registers when `B`'s
+/// columns are contiguous and the vectors 512 bits wide, else one element at a time.
 fn plan<T: Float>(
     m: usize,
     k: usize,
     n: usize,
-    csb: isize,
-    rsa: isize,
+    (rsa, csa): (isize, isize),
+    (rsb, csb): (isize, isize),
     wide: bool,
 ) -> (bool, bool) {
     // `csc == 1`: C is written row by row (else column by column, as `Cᵀ` is).
-    let cost = |m: usize, n: usize, csb: isize, csc_is_1: bool, lanes: usize| -> usize {
+    let cost = |m: usize, n: usize, (rsb, csb): (isize, isize), csc_is_1: bool, lanes: usize| {
         let nr = VECS * lanes;
         let tiles = m.div_ceil(MR);
         let per_step = |rows: usize| (rows * VECS / 2).max(4);
@@ -172,6 +190,9 @@ fn plan<T: Float>(
             };
             let copy = if csb == 1 && width == nr {
                 0
+            } else if rsb == 1 && width == nr && lanes * std::mem::size_of::<T>() == 64 {
+                // Transposed in registers (512-bit vectors only): ~3 permutes per vector.
+                k * nr / 2
             } else {
                 k * width + k * nr / 8
             };
@@ -184,8 +205,8 @@ fn plan<T: Float>(
     let widths: &[bool] = if wide { &[false, true] } else { &[false] };
     let mut best = (usize::MAX, false, false);
     for &w in widths {
-        let c = cost(m, n, csb, true, lanes(w));
-        let t = cost(n, m, rsa, false, lanes(w));
+        let c = cost(m, n, (rsb, csb), true, lanes(w));
+        let t = cost(n, m, (csa, rsa), false, lanes(w));
         // A tie keeps C: fewer values to copy when B is a transposed view.
         for (transposed, cost) in [(false, c), (true, t)] {
             if cost < best.0 {
@@ -271,6 +292,28 @@ trait Lanes {
     /// Runs `f` with this thread's panel buffer (reused from call to call: a fresh allocation
     /// per product showed up as heap trimming and page faults).
     fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self::T>) -> R) -> R;
+    /// Whether [`Lanes::vtranspose`] is implemented (with AVX-512's two-source permutes).
+    const TRANSPOSES: bool;
+    /// Transposes the `W × W` block whose rows are `v[0..W]` in registers: afterwards `v[r]`
+    /// holds lane `r` of every former row, in order.
+    /// # Safety
+    /// As `vzero`; `TRANSPOSES`; `v.len() == W`.
+    unsafe fn vtranspose(v: &mut [Self::V]);
+}
+
+/// Where lane `e` of the permute of stage `h` (1, 2, 4, …) of a `lanes × lanes` transpose
+/// reads from, in the two-source numbering (`0..lanes` the first vector, `lanes..` the
+/// second): stage `h` exchanges blocks of `h` lanes between rows `i` and `i + h`, `lo` giving
+/// the new row `i`, `hi` the new row `i + h`. After the stages `1, 2, …, lanes / 2`, row `r`
+/// holds lane `r` of every original row.
+#[cfg(target_arch = "x86_64")]
+const fn transpose_source(lanes: usize, h: usize, hi: bool, e: usize) -> usize {
+    match (e & h == 0, hi) {
+        (true, false) => e,
+        (false, false) => lanes + e - h,
+        (true, true) => e + h,
+        (false, true) => lanes + e,
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -284,7 +327,8 @@ thread_local! {
 #[cfg(target_arch = "x86_64")]
 macro_rules! impl_lanes {
     ($name:ident, $t:ty, $v:ident, $w:literal, $scratch:ident,
-     $zero:ident, $set1:ident, $load:ident, $fmadd:ident, $store:ident, $add:ident) => {
+     $zero:ident, $set1:ident, $load:ident, $fmadd:ident, $store:ident, $add:ident,
+     transposes: $transposes:literal, |$rows:ident| $transpose:block) => {
         /// `Lanes` marker.
         struct $name;
         impl Lanes for $name {
@@ -324,6 +368,12 @@ macro_rules! impl_lanes {
                 // SAFETY: the caller's contract.
                 unsafe { std::arch::x86_64::$add(a, b) }
             }
+            const TRANSPOSES: bool = $transposes;
+            #[inline(always)]
+            unsafe fn vtranspose($rows: &mut [Self::V]) {
+                debug_assert!($rows.len() == $w);
+                $transpose
+            }
         }
     };
 }
@@ -340,7 +390,12 @@ impl_lanes!(
     _mm256_loadu_pd,
     _mm256_fmadd_pd,
     _mm256_storeu_pd,
-    _mm256_add_pd
+    _mm256_add_pd,
+    transposes: false,
+    |rows| {
+        let _ = rows;
+        unreachable!("small_gemm: no transpose with 256-bit vectors")
+    }
 );
 #[cfg(target_arch = "x86_64")]
 impl_lanes!(
@@ -354,7 +409,12 @@ impl_lanes!(
     _mm256_loadu_ps,
     _mm256_fmadd_ps,
     _mm256_storeu_ps,
-    _mm256_add_ps
+    _mm256_add_ps,
+    transposes: false,
+    |rows| {
+        let _ = rows;
+        unreachable!("small_gemm: no transpose with 256-bit vectors")
+    }
 );
 #[cfg(target_arch = "x86_64")]
 impl_lanes!(
@@ -368,7 +428,30 @@ impl_lanes!(
     _mm512_loadu_pd,
     _mm512_fmadd_pd,
     _mm512_storeu_pd,
-    _mm512_add_pd
+    _mm512_add_pd,
+    transposes: true,
+    |rows| {
+        use std::arch::x86_64::{__m512i, _mm512_permutex2var_pd};
+        let mut h = 1;
+        while h < 8 {
+            let index = |hi: bool| -> __m512i {
+                let lanes: [i64; 8] =
+                    std::array::from_fn(|e| transpose_source(8, h, hi, e) as i64);
+                // SAFETY: 64 bytes either way; every bit pattern is a valid vector.
+                unsafe { std::mem::transmute::<[i64; 8], __m512i>(lanes) }
+            };
+            let (lo, hi) = (index(false), index(true));
+            for i in (0..8).filter(|i| i & h == 0) {
+                let (a, b) = (rows[i], rows[i + h]);
+                // SAFETY: AVX-512F is available (the caller's contract).
+                unsafe {
+                    rows[i] = _mm512_permutex2var_pd(a, lo, b);
+                    rows[i + h] = _mm512_permutex2var_pd(a, hi, b);
+                }
+            }
+            h *= 2;
+        }
+    }
 );
 #[cfg(target_arch = "x86_64")]
 impl_lanes!(
@@ -382,7 +465,30 @@ impl_lanes!(
     _mm512_loadu_ps,
     _mm512_fmadd_ps,
     _mm512_storeu_ps,
-    _mm512_add_ps
+    _mm512_add_ps,
+    transposes: true,
+    |rows| {
+        use std::arch::x86_64::{__m512i, _mm512_permutex2var_ps};
+        let mut h = 1;
+        while h < 16 {
+            let index = |hi: bool| -> __m512i {
+                let lanes: [i32; 16] =
+                    std::array::from_fn(|e| transpose_source(16, h, hi, e) as i32);
+                // SAFETY: 64 bytes either way; every bit pattern is a valid vector.
+                unsafe { std::mem::transmute::<[i32; 16], __m512i>(lanes) }
+            };
+            let (lo, hi) = (index(false), index(true));
+            for i in (0..16).filter(|i| i & h == 0) {
+                let (a, b) = (rows[i], rows[i + h]);
+                // SAFETY: AVX-512F is available (the caller's contract).
+                unsafe {
+                    rows[i] = _mm512_permutex2var_ps(a, lo, b);
+                    rows[i + h] = _mm512_permutex2var_ps(a, hi, b);
+                }
+            }
+            h *= 2;
+        }
+    }
 );
 
 /// Vectors per row of a tile: a tile is `ROWS × (VECS · W)` elements of `C`.
@@ -391,6 +497,9 @@ const VECS: usize = 2;
 /// The most elements a tile row can have: `VECS` vectors of 16 `f32` lanes.
 const MAX_NR: usize = 32;
 
+/// The most lanes a vector has (16 `f32`).
+const MAX_W: usize = 16;
+
 /// The kernel, compiled once per instruction set (`$features`) so that the vector intrinsics
 /// of `Lanes` inline into it.
 #[cfg(target_arch = "x86_64")]
@@ -398,7 +507,9 @@ macro_rules! kernel {
     ($columns:ident, $tile:ident, $features:literal) => {
         /// Computes `C` in panels of `NR = VECS · W` columns, [`MR`] rows at a time. A panel is read
         /// from `B` in place when its rows are contiguous and whole (`csb = 1`, `NR` columns);
-        /// otherwise it is first copied into a `k × NR` row-major buffer, zero-padded past `n`.
+        /// otherwise it is first copied into a `k × NR` row-major buffer, zero-padded past `n`:
+        /// `W × W` blocks transposed in registers where `B`'s columns are contiguous (`rsb = 1`)
+        /// and the lanes can do it, element by element elsewhere.
         ///
         /// # Safety
         /// As [`fused`].
@@ -423,14 +534,42 @@ macro_rules! kernel {
                     let (panel, prs) = if csb == 1 && width == nr {
                         (b.wrapping_add(j0), rsb)
                     } else {
-                        packed.clear();
+                        let transpose = L::TRANSPOSES && rsb == 1 && width == nr;
+                        if width < nr {
+                            // The columns past `n` are zeros.
+                            packed.clear();
+                        }
                         packed.resize(k * nr, <L::T as num_traits::Zero>::zero());
+                        let dst = packed.as_mut_ptr();
+                        // Columns of B contiguous: `W × W` blocks transposed in registers, all but
+                        // the last `k mod W` rows.
+                        let done = if transpose { k - k % L::W } else { 0 };
+                        for p0 in (0..done).step_by(L::W) {
+                            for v in 0..VECS {
+                                let mut block = [L::vzero(); MAX_W];
+                                let block = &mut block[..L::W];
+                                for (jj, row) in block.iter_mut().enumerate() {
+                                    let col = (j0 + v * L::W + jj) as isize * csb;
+                                    // SAFETY: column j0 + v·W + jj < n of B, rows p0..p0 + W ≤ k,
+                                    // contiguous (rsb = 1).
+                                    *row =
+                                        unsafe { L::vload(b.wrapping_offset(col + p0 as isize)) };
+                                }
+                                // SAFETY: TRANSPOSES; W rows; then row p0 + r of the panel gets
+                                // lanes v·W.. of block row r, inside `packed` (p0 + r < k).
+                                unsafe {
+                                    L::vtranspose(block);
+                                    for (r, &row) in block.iter().enumerate() {
+                                        L::vstore(dst.add((p0 + r) * nr + v * L::W), row);
+                                    }
+                                }
+                            }
+                        }
                         // Column by column: a transposed view (a weight gradient's `Aᵀ`) is then read
                         // contiguously.
-                        let dst = packed.as_mut_ptr();
                         for jj in 0..width {
                             let src = b.wrapping_offset((j0 + jj) as isize * csb);
-                            for p in 0..k {
+                            for p in done..k {
                                 // SAFETY: p < k, j0 + jj < n: an element of B; p·nr + jj < k·nr, the
                                 // length of `packed`.
                                 unsafe { *dst.add(p * nr + jj) = *src.offset(p as isize * rsb) };
@@ -573,10 +712,14 @@ mod tests {
             (17, 13, 129),
             (9, 7, 5),
             (33, 40, 31),
-            // Beyond SMALL_GEMM_MADDS, where only in-place panels route here: a dense layer's
-            // weight gradient at batch 32 (MNIST's first layer), and a full-depth block.
+            // Beyond SMALL_GEMM_MADDS, where only in-place or transposed panels route here: a
+            // dense layer's weight gradient and forward product at batch 32 (MNIST's first
+            // layer), a full-depth block, and depths that are whole blocks of 8 and 16 lanes.
             (30, 32, 784),
+            (30, 784, 32),
             (64, 256, 64),
+            (17, 64, 33),
+            (5, 48, 40),
         ];
         for (case, &(m, k, n)) in shapes.iter().enumerate() {
             let a: Vec<T> = values(m * k, 2 * case as u64 + 1);
@@ -672,22 +815,37 @@ mod tests {
     }
 
     #[test]
-    fn larger_products_route_here_only_with_in_place_panels() {
+    fn larger_products_route_here_only_with_in_place_or_transposed_panels() {
         if !available() {
             return;
         }
+        let row_major = |cols: usize| (cols as isize, 1);
+        let column_major = |rows: usize| (1, rows as isize);
         // dZ·Xᵀ at batch 32: Xᵀ's rows are contiguous (csb = 1).
-        assert!(applies(30, 32, 784, 1, 32));
+        assert!(applies(30, 32, 784, row_major(32), row_major(784)));
         // Its transpose read as Cᵀ: Aᵀ's rows are contiguous (rsa = 1).
-        assert!(applies(784, 32, 30, 784, 1));
-        // W·X with X a transposed view: both operands read across their rows.
-        assert!(!applies(30, 784, 32, 784, 784));
-        // Deeper than one block, or larger than the bound: matrixmultiply.
-        assert!(!applies(30, 257, 784, 1, 257));
-        assert!(!applies(64, 256, 65, 1, 256));
+        assert!(applies(784, 32, 30, column_major(784), column_major(32)));
+        // W·X with X a transposed view: both operands read across their rows, so the panels
+        // are copied, which only the 512-bit kernel does fast enough (a transpose in
+        // registers); for any depth.
+        assert_eq!(
+            applies(30, 784, 32, row_major(784), column_major(784)),
+            wide()
+        );
+        assert_eq!(
+            applies(16, 4096, 16, row_major(4096), column_major(4096)),
+            wide()
+        );
+        // Neither in place nor transposable (B's columns strided), deeper than one block:
+        // matrixmultiply.
+        let strided = (2 * 257, 2);
+        assert!(!applies(30, 257, 784, row_major(257), strided));
+        // Larger than the bound, whatever the layout: matrixmultiply.
+        assert!(!applies(64, 256, 65, row_major(256), row_major(65)));
+        assert!(!applies(64, 256, 65, row_major(256), column_major(256)));
         // Small products come here whatever their layout.
-        assert!(applies(10, 2, 300, 300, 300));
-        assert!(!applies(10, 0, 300, 1, 1));
+        assert!(applies(10, 2, 300, strided, strided));
+        assert!(!applies(10, 0, 300, row_major(0), row_major(300)));
     }
 
     #[test]
