@@ -129,9 +129,12 @@ pub fn softmax_cross_entropy<T: Float>(
         one_hot.shape()
     );
     let axis = resolve_axis("softmax_cross_entropy", axis, logits.shape());
-    let value = softmax_cross_entropy_value(logits, one_hot, axis);
+    let (value, log_softmax) = softmax_cross_entropy_value(logits, one_hot, axis);
     record(
-        Op::SoftmaxCrossEntropy { axis },
+        Op::SoftmaxCrossEntropy {
+            axis,
+            log_softmax: Tensor::dense(log_softmax, logits.shape()),
+        },
         &[logits, one_hot],
         vec![value],
         &[],
@@ -142,12 +145,12 @@ pub fn softmax_cross_entropy<T: Float>(
 /// `mean(-sum_axis(where(y = 0, 0, y · log_softmax(z))))` computes it, rounding for rounding:
 /// the same log-softmax kernel, per example a sum over the classes in order from +0, negated,
 /// and the mean's pairwise sum divided by the number of examples. Where `y = 0` the term is 0
-/// (`y·log p` is ±0 or NaN there).
+/// (`y·log p` is ±0 or NaN there). Also returns the log-softmax, for the gradient.
 fn softmax_cross_entropy_value<T: Float>(
     logits: &Tensor<T>,
     one_hot: &Tensor<T>,
     axis: usize,
-) -> T {
+) -> (T, Vec<T>) {
     use crate::kernels::{pairwise_sum, reduce_axis_of, softmax_axis, split_at_axis};
     let ls = softmax_axis(logits, axis, true);
     let terms: Vec<T> = one_hot.with_data(|y| {
@@ -165,7 +168,8 @@ fn softmax_cross_entropy_value<T: Float>(
     for sum in per_example.iter_mut() {
         *sum = -*sum;
     }
-    pairwise_sum(&per_example) / T::from_f64(per_example.len() as f64)
+    let value = pairwise_sum(&per_example) / T::from_f64(per_example.len() as f64);
+    (value, ls)
 }
 
 /// Mean softmax cross-entropy from logits `(classes, m)` (classes along axis 0) against class

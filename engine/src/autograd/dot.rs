@@ -272,7 +272,7 @@ fn op_label<T: Float>(op: &Op<T>) -> String {
         Op::Softmax { axis: a }
         | Op::LogSoftmax { axis: a }
         | Op::Concat { axis: a }
-        | Op::SoftmaxCrossEntropy { axis: a } => {
+        | Op::SoftmaxCrossEntropy { axis: a, .. } => {
             format!("{name}(axis={a})")
         }
         Op::Narrow { axis: a, start } => format!("{name}(axis={a}, start={start})"),

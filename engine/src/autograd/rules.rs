@@ -230,6 +230,10 @@ pub enum Op<T: Float> {
     SoftmaxCrossEntropy {
         /// The classes' axis.
         axis: usize,
+        /// `log softmax(z)` along `axis`, as the value computed it: the gradient's rule reads
+        /// it instead of computing it again (backward refuses to run a node whose inputs
+        /// were modified in place since, so it is never stale).
+        log_softmax: Tensor<T>,
     },
     /// A user-defined operation.
     Custom(Arc<dyn CustomOp<T>>),
@@ -429,8 +433,8 @@ pub fn with_rule<T: Float, R>(
         // s = -(g/m) where y ≠ 0 (0 where y = 0) and u = s·y, log-softmax's transpose gives
         // dz = u - e^ls ⊙ Σ_axis u, and dy = s·ls; forward, dl = -(1/m) Σ [y≠0]·(y·dls + dy·ls)
         // with dls = dz - Σ_axis e^ls ⊙ dz.
-        Op::SoftmaxCrossEntropy { axis } => k(Special {
-            vjp: &|i, g| softmax_cross_entropy_vjp(i, g, a, b, *axis),
+        Op::SoftmaxCrossEntropy { axis, log_softmax } => k(Special {
+            vjp: &|i, g| softmax_cross_entropy_vjp(i, g, a, b, *axis, log_softmax),
             jvp: &|t| {
                 let ls = a.log_softmax(*axis);
                 let from_z = t[0]
@@ -766,31 +770,34 @@ fn softmax_cross_entropy_vjp<T: Float>(
     z: &Tensor<T>,
     y: &Tensor<T>,
     axis: usize,
+    log_softmax: &Tensor<T>,
 ) -> Tensor<T> {
-    use crate::kernels::{reduce_axis_of, softmax_axis, split_at_axis};
+    use crate::kernels::{reduce_axis_of, split_at_axis};
     let (outer, classes, inner) = split_at_axis(z.shape(), axis);
     let m = T::from_f64((outer * inner) as f64);
     // Any layouts: both are read in row-major order (`with_data`), and the shapes are equal
     // (checked when the loss was recorded). A batch's targets are a transposed view.
     if i == 0 && !recording(&[g, z, y]) {
         let s = -(g.item() / m);
-        let ls = softmax_axis(z, axis, true);
-        let mut u: Vec<T> = y.with_data(|y| {
-            let mut u = crate::buffers::take(y.len());
-            u.extend(
-                y.iter()
-                    .map(|&y| if y == T::zero() { T::zero() } else { s } * y),
-            );
-            u
+        return log_softmax.with_data(|ls| {
+            let mut u: Vec<T> = y.with_data(|y| {
+                let mut u = crate::buffers::take(y.len());
+                u.extend(
+                    y.iter()
+                        .map(|&y| if y == T::zero() { T::zero() } else { s } * y),
+                );
+                u
+            });
+            // Σ_axis u, as `sum_axis` folds it; then u - e^ls ⊙ that sum, in place.
+            let totals = reduce_axis_of(&u, (outer, classes, inner), T::zero(), |a, b| a + b);
+            for (e, (u, &l)) in u.iter_mut().zip(ls).enumerate() {
+                let (o, i) = (e / (classes * inner), e % inner);
+                *u -= l.exp() * totals[o * inner + i];
+            }
+            Tensor::dense(u, z.shape())
         });
-        // Σ_axis u, as `sum_axis` folds it; then u - e^ls ⊙ that sum, in place.
-        let totals = reduce_axis_of(&u, (outer, classes, inner), T::zero(), |a, b| a + b);
-        for (e, (u, &l)) in u.iter_mut().zip(&ls).enumerate() {
-            let (o, i) = (e / (classes * inner), e % inner);
-            *u -= l.exp() * totals[o * inner + i];
-        }
-        return Tensor::dense(u, z.shape());
     }
+    // The formula's own operations, which a graph of the backward differentiates again.
     let ls = z.log_softmax(axis);
     let absent = y.eq_mask(&Tensor::scalar(T::zero()));
     let s = Tensor::where_mask(&absent, &Tensor::zeros(&[]), &(-(g / m)));
