@@ -328,7 +328,7 @@ thread_local! {
 macro_rules! impl_lanes {
     ($name:ident, $t:ty, $v:ident, $w:literal, $scratch:ident,
      $zero:ident, $set1:ident, $load:ident, $fmadd:ident, $store:ident, $add:ident,
-     transposes: $transposes:literal, |$rows:ident| $transpose:block) => {
+     transpose: $transpose:tt) => {
         /// `Lanes` marker.
         struct $name;
         impl Lanes for $name {
@@ -368,11 +368,45 @@ macro_rules! impl_lanes {
                 // SAFETY: the caller's contract.
                 unsafe { std::arch::x86_64::$add(a, b) }
             }
-            const TRANSPOSES: bool = $transposes;
-            #[inline(always)]
-            unsafe fn vtranspose($rows: &mut [Self::V]) {
-                debug_assert!($rows.len() == $w);
-                $transpose
+            transpose_lanes!($w, $transpose);
+        }
+    };
+}
+
+/// `Lanes::TRANSPOSES` and `Lanes::vtranspose` for 256-bit vectors (`none`), or for 512-bit
+/// ones with their two-source permute and its index type: `log2 W` stages of `W` permutes.
+#[cfg(target_arch = "x86_64")]
+macro_rules! transpose_lanes {
+    ($w:literal, none) => {
+        const TRANSPOSES: bool = false;
+        unsafe fn vtranspose(_: &mut [Self::V]) {
+            unreachable!("small_gemm: no transpose with 256-bit vectors")
+        }
+    };
+    ($w:literal, ($permute:ident, $index:ty)) => {
+        const TRANSPOSES: bool = true;
+        #[inline(always)]
+        unsafe fn vtranspose(rows: &mut [Self::V]) {
+            use std::arch::x86_64::{__m512i, $permute};
+            debug_assert!(rows.len() == $w);
+            let mut h = 1;
+            while h < $w {
+                let index = |hi: bool| -> __m512i {
+                    let lanes: [$index; $w] =
+                        std::array::from_fn(|e| transpose_source($w, h, hi, e) as $index);
+                    // SAFETY: 64 bytes either way; every bit pattern is a valid vector.
+                    unsafe { std::mem::transmute::<[$index; $w], __m512i>(lanes) }
+                };
+                let (lo, hi) = (index(false), index(true));
+                for i in (0..$w).filter(|i| i & h == 0) {
+                    let (a, b) = (rows[i], rows[i + h]);
+                    // SAFETY: AVX-512F is available (the caller's contract).
+                    unsafe {
+                        rows[i] = $permute(a, lo, b);
+                        rows[i + h] = $permute(a, hi, b);
+                    }
+                }
+                h *= 2;
             }
         }
     };
@@ -391,11 +425,7 @@ impl_lanes!(
     _mm256_fmadd_pd,
     _mm256_storeu_pd,
     _mm256_add_pd,
-    transposes: false,
-    |rows| {
-        let _ = rows;
-        unreachable!("small_gemm: no transpose with 256-bit vectors")
-    }
+    transpose: none
 );
 #[cfg(target_arch = "x86_64")]
 impl_lanes!(
@@ -410,11 +440,7 @@ impl_lanes!(
     _mm256_fmadd_ps,
     _mm256_storeu_ps,
     _mm256_add_ps,
-    transposes: false,
-    |rows| {
-        let _ = rows;
-        unreachable!("small_gemm: no transpose with 256-bit vectors")
-    }
+    transpose: none
 );
 #[cfg(target_arch = "x86_64")]
 impl_lanes!(
@@ -429,29 +455,7 @@ impl_lanes!(
     _mm512_fmadd_pd,
     _mm512_storeu_pd,
     _mm512_add_pd,
-    transposes: true,
-    |rows| {
-        use std::arch::x86_64::{__m512i, _mm512_permutex2var_pd};
-        let mut h = 1;
-        while h < 8 {
-            let index = |hi: bool| -> __m512i {
-                let lanes: [i64; 8] =
-                    std::array::from_fn(|e| transpose_source(8, h, hi, e) as i64);
-                // SAFETY: 64 bytes either way; every bit pattern is a valid vector.
-                unsafe { std::mem::transmute::<[i64; 8], __m512i>(lanes) }
-            };
-            let (lo, hi) = (index(false), index(true));
-            for i in (0..8).filter(|i| i & h == 0) {
-                let (a, b) = (rows[i], rows[i + h]);
-                // SAFETY: AVX-512F is available (the caller's contract).
-                unsafe {
-                    rows[i] = _mm512_permutex2var_pd(a, lo, b);
-                    rows[i + h] = _mm512_permutex2var_pd(a, hi, b);
-                }
-            }
-            h *= 2;
-        }
-    }
+    transpose: (_mm512_permutex2var_pd, i64)
 );
 #[cfg(target_arch = "x86_64")]
 impl_lanes!(
@@ -466,29 +470,7 @@ impl_lanes!(
     _mm512_fmadd_ps,
     _mm512_storeu_ps,
     _mm512_add_ps,
-    transposes: true,
-    |rows| {
-        use std::arch::x86_64::{__m512i, _mm512_permutex2var_ps};
-        let mut h = 1;
-        while h < 16 {
-            let index = |hi: bool| -> __m512i {
-                let lanes: [i32; 16] =
-                    std::array::from_fn(|e| transpose_source(16, h, hi, e) as i32);
-                // SAFETY: 64 bytes either way; every bit pattern is a valid vector.
-                unsafe { std::mem::transmute::<[i32; 16], __m512i>(lanes) }
-            };
-            let (lo, hi) = (index(false), index(true));
-            for i in (0..16).filter(|i| i & h == 0) {
-                let (a, b) = (rows[i], rows[i + h]);
-                // SAFETY: AVX-512F is available (the caller's contract).
-                unsafe {
-                    rows[i] = _mm512_permutex2var_ps(a, lo, b);
-                    rows[i + h] = _mm512_permutex2var_ps(a, hi, b);
-                }
-            }
-            h *= 2;
-        }
-    }
+    transpose: (_mm512_permutex2var_ps, i32)
 );
 
 /// Vectors per row of a tile: a tile is `ROWS × (VECS · W)` elements of `C`.
