@@ -3,7 +3,9 @@
 //! matrixmultiply packs both operands into aligned panels before every product, about a
 //! microsecond per call: more than the whole product for the course's small networks (a
 //! `[2, 10, 5, 1]` network's step is eight products of at most 15,000 multiply-adds). Below
-//! [`SMALL_GEMM_MADDS`] the engine computes the product here instead.
+//! [`SMALL_GEMM_MADDS`] the engine computes the product here instead, and up to
+//! [`IN_PLACE_GEMM_MADDS`] when the kernel can read its panels in place or, with AVX-512,
+//! transpose them in registers ([`applies`]).
 //!
 //! What makes the result the same bits: matrixmultiply's AVX-512 and FMA/AVX2 kernels keep one
 //! accumulator per element of `C`, start it at zero and add `a[i, p]·b[p, j]` with one fused
