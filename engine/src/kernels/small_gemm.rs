@@ -38,14 +38,11 @@ pub(super) const SMALL_GEMM_MADDS: usize = 1 << 16;
 /// the kernel's element-by-element panel copies.
 pub(super) const IN_PLACE_GEMM_MADDS: usize = 1 << 20;
 
-/// Products of at most [`IN_PLACE_GEMM_MADDS`] multiply-adds, of any depth, also use
-/// [`small_gemm`] when `B`'s columns (or `A`'s rows) are contiguous and the processor has
-/// AVX-512: the kernel copies its panels a `W × W` block at a time, transposed in registers,
-/// where matrixmultiply would pack both operands. A dense layer's forward product `W·X` over
-/// a batch of example-major rows is such a product (`X` is a transposed view); for MNIST's
-/// first layer at batch 32 (30 × 784 × 32) it took 33-37 µs against matrixmultiply's 42-52 µs
-/// (f64), and products as deep as 4096 gained as much or more (`docs/performance.md`, part 7).
-const TRANSPOSED_PANELS: bool = true;
+/// The deepest product [`small_gemm`] takes, whatever its size: a copied panel holds its
+/// whole depth (`k × NR` elements, 512 KiB at 4096, in a buffer the thread keeps), where
+/// matrixmultiply packs 256-deep blocks. (Without it a dot product of 2^20-long vectors, a
+/// `1 × 2^20 × 1` product, would have left a 128 MiB buffer behind.)
+const MAX_DEPTH: usize = 4096;
 
 /// matrixmultiply's depth blocking `kc`: 256 for every `f32` and `f64` kernel it has.
 const GEMM_KC: usize = 256;
@@ -85,8 +82,15 @@ fn wide() -> bool {
     }
 }
 
-/// Whether a product of this shape and these strides goes to [`small_gemm`] (see
-/// [`SMALL_GEMM_MADDS`], [`IN_PLACE_GEMM_MADDS`] and [`TRANSPOSED_PANELS`]).
+/// Whether a product of this shape and these strides goes to [`small_gemm`]: at most
+/// [`MAX_DEPTH`] deep, and either small ([`SMALL_GEMM_MADDS`]), or read in place
+/// ([`IN_PLACE_GEMM_MADDS`]), or, up to that size as well, with `B`'s columns (or `A`'s rows)
+/// contiguous on a processor with AVX-512. The kernel then copies its panels a `W × W` block
+/// at a time, transposed in registers, where matrixmultiply would pack both operands. A dense
+/// layer's forward product `W·X` over a batch of example-major rows is such a product (`X` is
+/// a transposed view); for MNIST's first layer at batch 32 (30 × 784 × 32) it took 33-37 µs
+/// against matrixmultiply's 42-52 µs (f64), and products as deep as 4096 gained as much or
+/// more (`docs/performance.md`, part 7).
 pub(super) fn applies(
     m: usize,
     k: usize,
@@ -96,9 +100,10 @@ pub(super) fn applies(
 ) -> bool {
     let madds = m.saturating_mul(k).saturating_mul(n);
     let in_place = (csb == 1 || rsa == 1) && k <= GEMM_KC && madds <= IN_PLACE_GEMM_MADDS;
-    let transposed =
-        TRANSPOSED_PANELS && (rsb == 1 || csa == 1) && madds <= IN_PLACE_GEMM_MADDS && wide();
-    k > 0 && (madds <= SMALL_GEMM_MADDS || in_place || transposed) && available()
+    let transposed = (rsb == 1 || csa == 1) && madds <= IN_PLACE_GEMM_MADDS && wide();
+    (1..=MAX_DEPTH).contains(&k)
+        && (madds <= SMALL_GEMM_MADDS || in_place || transposed)
+        && available()
 }
 
 /// `C = A·B` into the row-major `m × n` buffer at `c`, `A` `m × k` and `B` `k × n` read
@@ -811,7 +816,7 @@ mod tests {
         assert!(applies(784, 32, 30, column_major(784), column_major(32)));
         // W·X with X a transposed view: both operands read across their rows, so the panels
         // are copied, which only the 512-bit kernel does fast enough (a transpose in
-        // registers); for any depth.
+        // registers); up to 4096 deep.
         assert_eq!(
             applies(30, 784, 32, row_major(784), column_major(784)),
             wide()
@@ -820,6 +825,11 @@ mod tests {
             applies(16, 4096, 16, row_major(4096), column_major(4096)),
             wide()
         );
+        // Deeper, whatever the size: the panel buffer would hold it all (a dot product of
+        // 2^20-long vectors, whose single column of B is also contiguous, would need 128 MiB).
+        assert!(!applies(16, 4097, 16, row_major(4097), column_major(4097)));
+        assert!(!applies(1, 1 << 20, 1, row_major(1 << 20), (1, 1)));
+        assert!(!applies(1, 4097, 1, row_major(4097), (1, 1)));
         // Neither in place nor transposable (B's columns strided), deeper than one block:
         // matrixmultiply.
         let strided = (2 * 257, 2);
