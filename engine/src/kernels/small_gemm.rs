@@ -183,7 +183,9 @@ fn plan<T: Float>(
     wide: bool,
 ) -> (bool, bool) {
     // `csc == 1`: C is written row by row (else column by column, as `Cᵀ` is).
-    let cost = |m: usize, n: usize, (rsb, csb): (isize, isize), csc_is_1: bool, lanes: usize| {
+    // `wide`: 512-bit vectors, the only ones that transpose a copied panel in registers.
+    let cost = |m: usize, n: usize, (rsb, csb): (isize, isize), csc_is_1: bool, wide: bool| {
+        let lanes = (if wide { 64 } else { 32 }) / std::mem::size_of::<T>();
         let nr = VECS * lanes;
         let tiles = m.div_ceil(MR);
         let per_step = |rows: usize| (rows * VECS / 2).max(4);
@@ -197,8 +199,8 @@ fn plan<T: Float>(
             };
             let copy = if csb == 1 && width == nr {
                 0
-            } else if rsb == 1 && width == nr && lanes * std::mem::size_of::<T>() == 64 {
-                // Transposed in registers (512-bit vectors only): ~3 permutes per vector.
+            } else if rsb == 1 && width == nr && wide {
+                // Transposed in registers: ~3 permutes per vector.
                 k * nr / 2
             } else {
                 k * width + k * nr / 8
@@ -208,12 +210,11 @@ fn plan<T: Float>(
         let (full, rest) = (n / nr, n % nr);
         full * panel(nr) + usize::from(rest > 0) * panel(rest)
     };
-    let lanes = |wide: bool| (if wide { 64 } else { 32 }) / std::mem::size_of::<T>();
     let widths: &[bool] = if wide { &[false, true] } else { &[false] };
     let mut best = (usize::MAX, false, false);
     for &w in widths {
-        let c = cost(m, n, (rsb, csb), true, lanes(w));
-        let t = cost(n, m, (csa, rsa), false, lanes(w));
+        let c = cost(m, n, (rsb, csb), true, w);
+        let t = cost(n, m, (csa, rsa), false, w);
         // A tie keeps C: fewer values to copy when B is a transposed view.
         for (transposed, cost) in [(false, c), (true, t)] {
             if cost < best.0 {
