@@ -412,4 +412,17 @@ mod tests {
         r.checks[0].vs_hand = None;
         assert!(!summary(&r).contains("hand-derived"));
     }
+
+    #[test]
+    fn a_check_on_part_of_the_batch_says_so_and_how_to_check_all() {
+        let mut r = sample();
+        assert!(!summary(&r).contains("of the batch's"));
+        r.checks[0].examples = 41;
+        r.checks[0].batch_examples = 4000;
+        let s = summary(&r);
+        assert!(
+            s.contains("[on the first 41 of the batch's 4000 examples; --check full for all]"),
+            "{s}"
+        );
+    }
 }

@@ -115,7 +115,7 @@ pub fn binary_cross_entropy<T: Float>(probs: &Tensor<T>, targets: &Tensor<T>) ->
 ///
 /// Recorded as one operation ([`Op::SoftmaxCrossEntropy`]) whose value and gradients are those
 /// of the formula `mean(-sum_axis(where(y = 0, 0, y · log_softmax(z))))` to the last bit
-/// (`engine/tests/fused_rules.rs`): one node and one backward rule instead of seven.
+/// (`engine/tests/suite/fused_rules.rs`): one node and one backward rule instead of seven.
 #[track_caller]
 pub fn softmax_cross_entropy<T: Float>(
     logits: &Tensor<T>,

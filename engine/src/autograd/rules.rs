@@ -32,7 +32,7 @@
 //! 3. its arm in [`with_rule`]: prefer `Elementwise`/`Elementwise2` (one local derivative) or
 //!    `Linear` (the op applied to a tangent, and its transpose); `Special` only when the two
 //!    directions differ;
-//! 4. a row in the op table (`engine/tests/op_table/rows.rs`), which runs first- and
+//! 4. a row in the op table (`engine/tests/suite/op_table/rows.rs`), which runs first- and
 //!    second-order gradient checks, forward mode against central differences and reverse mode,
 //!    f32 against f64, `create_graph` consistency and the value against a naive loop
 //!    (`reference.rs`). The table lists every variant in `op_variants!` (`main.rs`): without
@@ -858,7 +858,7 @@ enum Side {
 /// `x·yᵀ` or `xᵀ·y`, the products of a matrix product's reverse rule. For plain matrices when
 /// nothing is recorded (a training step's backward), the transposed operand is handed to the
 /// product kernel as its permuted layout instead of as a view tensor: the same product of the
-/// same layouts, so the same bits (the op table's rows and `tests/fused_rules.rs` check it),
+/// same layouts, so the same bits (the op table's rows and `engine/tests/suite/fused_rules.rs` check it),
 /// without making a tensor per transpose.
 fn times_transposed<T: Float>(x: &Tensor<T>, y: &Tensor<T>, side: Side) -> Tensor<T> {
     if x.ndim() != 2 || y.ndim() != 2 || recording(&[x, y]) {

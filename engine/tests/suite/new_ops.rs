@@ -3,11 +3,9 @@
 //! |x|. Their derivatives (first and second order, forward mode, f32) are checked by the op
 //! table (`op_table/rows.rs`).
 
-mod support;
-
+use crate::support::{max_abs_diff, t};
 use engine::ops::embedding::{CrossEntropyOptions, Reduction};
 use engine::{grad, BackwardOptions, Tensor};
-use support::{max_abs_diff, t};
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * b.abs().max(f64::MIN_POSITIVE)
@@ -404,7 +402,7 @@ fn masked_fill_builds_causal_attention() {
             assert!(row[i + 1..].iter().all(|&v| v == 0.0));
         }
     }
-    let w = support::weights(p.shape());
+    let w = crate::support::weights(p.shape());
     let g = grad(&(&p * &w).sum(), &[&scores], BackwardOptions::default()).remove(0);
     for b in 0..2 {
         for i in 0..n {
@@ -428,7 +426,7 @@ fn embedding_looks_up_rows_and_adds_the_gradients_of_repeated_indices() {
             assert_eq!(e.at(&[k / 3, k % 3, d]), table.at(&[id, d]));
         }
     }
-    let w = support::weights(e.shape());
+    let w = crate::support::weights(e.shape());
     let g = grad(&(&e * &w).sum(), &[&table], BackwardOptions::default()).remove(0);
     let mut want = vec![0.0; 15];
     for (k, &id) in ids.iter().enumerate() {

@@ -5,11 +5,9 @@
 //! non-contiguous views.
 //! Their derivatives (first and second order, forward mode, f32) are checked by the op table.
 
-mod support;
-
+use crate::support::{max_abs_diff, t, weights};
 use engine::ops::conv::{Conv2dOptions, Pool2dOptions, Window2d};
 use engine::{grad, BackwardOptions, Tensor};
-use support::{max_abs_diff, t, weights};
 
 /// Direct definition: `y[n, o, i, j] = b[o] + Σ_{c, ki, kj} x[n, g·Cg + c, i·sh + ki·dh - ph,
 /// j·sw + kj·dw - pw] · w[o, c, ki, kj]` with `g = o / (C_out/G)`, padding reading 0.

@@ -16,7 +16,7 @@ use engine::ops::conv::{Conv2dOptions, Pool2dOptions, Window2d};
 use engine::ops::embedding::{CrossEntropyOptions, Reduction};
 use engine::{loss, Float, Tensor};
 
-use crate::reference::{self as r, Arr};
+use super::reference::{self as r, Arr};
 
 /// Where a sample input's values are drawn from.
 #[derive(Clone, Debug)]

@@ -139,11 +139,16 @@ fn matmul_with_an_empty_inner_dimension_gives_zeros() {
 #[cfg_attr(miri, ignore)]
 fn the_reported_segfault_is_a_clean_panic() {
     let exe = std::env::current_exe().expect("test binary path");
+    // libtest names a test by its module path without the crate's name.
+    let child = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::reported_sequence_child"),
+        None => "reported_sequence_child".to_string(),
+    };
     let output = Command::new(exe)
         .args([
             "--ignored",
             "--exact",
-            "reported_sequence_child",
+            &child,
             "--nocapture",
             "--test-threads=1",
         ])

@@ -2,9 +2,7 @@
 //! `no_grad`, `detach`, freeing of graphs (counted live nodes), and higher-order derivatives
 //! (closed-form second derivatives, a Hessian-vector product, gradgradcheck).
 
-mod common;
-
-use common::{check, randn, TOLERANCE};
+use crate::common::{check, randn, TOLERANCE};
 use ferrograd::engine::autograd::{graph_memory, live_nodes};
 use ferrograd::engine::gradcheck::{gradgradcheck, GradcheckConfig};
 use ferrograd::engine::{backward_with, grad, loss, no_grad, BackwardOptions, Tensor};

@@ -259,7 +259,7 @@ fn every_op_variant_is_recorded_by_some_row() {
         .collect();
     assert!(
         missing.is_empty(),
-        "no row of the op table records {missing:?}: add one to engine/tests/op_table/rows.rs"
+        "no row of the op table records {missing:?}: add one to engine/tests/suite/op_table/rows.rs"
     );
 }
 
